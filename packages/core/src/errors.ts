@@ -1,0 +1,68 @@
+/**
+ * Every error the pool itself raises is an {@link OffThreadError} with one of these codes.
+ * Errors thrown by your task code are passed through unchanged (same class, message, cause,
+ * own properties), not wrapped.
+ */
+export const OffThreadErrorCode = {
+  /** `maxQueue` tasks are already waiting. Shed load, retry later, or raise `maxQueue`. */
+  QUEUE_FULL: 'ERR_OFFTHREAD_QUEUE_FULL',
+  /** The task ran longer than its `timeout` (or the pool's `taskTimeout`); its thread was stopped. */
+  TIMEOUT: 'ERR_OFFTHREAD_TIMEOUT',
+  /** The task's `signal` was aborted. `cause` holds the signal's reason. */
+  ABORTED: 'ERR_OFFTHREAD_ABORTED',
+  /** The thread running the task exited (process.exit, uncaught exception, terminate). */
+  WORKER_EXIT: 'ERR_OFFTHREAD_WORKER_EXIT',
+  /** The thread or the task module failed to start or load. `cause` holds the original error. */
+  WORKER_INIT: 'ERR_OFFTHREAD_WORKER_INIT',
+  /** The thread ran out of memory under its `resourceLimits`. */
+  OUT_OF_MEMORY: 'ERR_OFFTHREAD_OUT_OF_MEMORY',
+  /** The pool was closed or destroyed before the task could finish. */
+  POOL_CLOSED: 'ERR_OFFTHREAD_POOL_CLOSED',
+  /** The task module has no export with the requested name, or it is not a function. */
+  TASK_NOT_FOUND: 'ERR_OFFTHREAD_TASK_NOT_FOUND',
+  /** The argument or the result could not be copied between threads (structured clone). */
+  UNCLONEABLE: 'ERR_OFFTHREAD_UNCLONEABLE',
+} as const;
+
+export type OffThreadErrorCode = (typeof OffThreadErrorCode)[keyof typeof OffThreadErrorCode];
+
+/** Extra details some errors carry, e.g. the task name and file, or the exit code. */
+export interface OffThreadErrorDetails {
+  cause?: unknown;
+  /** The export that was called. */
+  task?: string;
+  /** The task module's path. */
+  filename?: string;
+  /** The thread's exit code, for ERR_OFFTHREAD_WORKER_EXIT. */
+  exitCode?: number;
+  /** The timeout that expired, in ms, for ERR_OFFTHREAD_TIMEOUT. */
+  timeout?: number;
+}
+
+/** The one error class of offthread. Switch on `code`, never on the message. */
+export class OffThreadError extends Error {
+  override name = 'OffThreadError';
+  readonly code: OffThreadErrorCode;
+  declare task?: string;
+  declare filename?: string;
+  declare exitCode?: number;
+  declare timeout?: number;
+
+  constructor(code: OffThreadErrorCode, message: string, details: OffThreadErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.code = code;
+    if (details.task !== undefined) this.task = details.task;
+    if (details.filename !== undefined) this.filename = details.filename;
+    if (details.exitCode !== undefined) this.exitCode = details.exitCode;
+    if (details.timeout !== undefined) this.timeout = details.timeout;
+  }
+}
+
+/** Is `error` an OffThreadError, optionally with the given code? Works across package copies. */
+export function isOffThreadError(error: unknown, code?: OffThreadErrorCode): error is OffThreadError {
+  if (!(error instanceof Error)) return false;
+  const c = (error as { code?: unknown }).code;
+  if (!(error instanceof OffThreadError) && !(typeof c === 'string' && c.startsWith('ERR_OFFTHREAD_')))
+    return false;
+  return code === undefined || c === code;
+}

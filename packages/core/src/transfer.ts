@@ -1,0 +1,41 @@
+import type { Transferable } from 'node:worker_threads';
+
+/**
+ * A value wrapped by {@link transfer}. The marker is a registered symbol so a wrapper made by
+ * one copy of the package (ESM or CJS, main or worker) is recognised by any other.
+ */
+export interface Transferred<T> {
+  readonly [kTransfer]: true;
+  readonly value: T;
+  readonly transferList: readonly Transferable[];
+}
+
+export const kTransfer: unique symbol = Symbol.for('offthread.transfer') as never;
+
+type TransferableValue = ArrayBuffer | ArrayBufferView | Transferable;
+
+/**
+ * Move `value` to the other thread instead of copying it. For an ArrayBuffer or a typed array
+ * the underlying memory changes owner in O(1) and becomes unusable (detached) on the sending
+ * side. Use it for the `pool.run()` argument, or return it from a task to move the result back.
+ *
+ * @param value the value to send (it is what the other side receives)
+ * @param transferList what to move; defaults to the buffer behind `value`
+ */
+export function transfer<T>(value: T, transferList?: readonly TransferableValue[]): Transferred<T> {
+  const list = (transferList ?? [value as unknown as TransferableValue]).map(toTransferable);
+  return { [kTransfer]: true, value, transferList: list };
+}
+
+function toTransferable(item: TransferableValue): Transferable {
+  if (ArrayBuffer.isView(item)) return item.buffer as ArrayBuffer;
+  if (item instanceof ArrayBuffer) return item;
+  if (item !== null && typeof item === 'object') return item as Transferable;
+  throw new TypeError(
+    'transfer(value) expects an ArrayBuffer, a typed array, a MessagePort or another transferable object; pass transferList explicitly for containers',
+  );
+}
+
+export function isTransferred(value: unknown): value is Transferred<unknown> {
+  return value !== null && typeof value === 'object' && (value as Record<symbol, unknown>)[kTransfer] === true;
+}

@@ -1,0 +1,39 @@
+/**
+ * State shared by the worker runtime and the public `@offthread/core/worker` entry. It lives on
+ * globalThis under a registered symbol: a task file may load the CJS build of this package while
+ * the runtime is the ESM build (or the other way round), and both must see the same task.
+ */
+export interface TaskContext {
+  /** The task's id within its pool. */
+  readonly id: number;
+  /** The export being run ('default' for the default export). */
+  readonly name: string;
+  /** Absolute path of the task module. */
+  readonly filename: string;
+  /**
+   * Aborted when the caller aborts the task or it times out. Long tasks should check
+   * `signal.aborted` or pass the signal on (fetch, timers/promises, streams) to stop early;
+   * a task that ignores it is stopped by terminating its thread after a grace period.
+   */
+  readonly signal: AbortSignal;
+}
+
+export interface WorkerGlobalState {
+  /** The task whose synchronous part is running right now (sync functions). */
+  current: TaskContext | undefined;
+  /** Resolves the task of the current async context (async functions). */
+  getAsyncTask: () => TaskContext | undefined;
+  /** The pool's `workerData` option. */
+  workerData: unknown;
+  poolName: string;
+}
+
+const key = Symbol.for('offthread.worker.state');
+
+export function getWorkerState(): WorkerGlobalState | undefined {
+  return (globalThis as Record<symbol, WorkerGlobalState | undefined>)[key];
+}
+
+export function setWorkerState(state: WorkerGlobalState): void {
+  (globalThis as Record<symbol, WorkerGlobalState>)[key] = state;
+}

@@ -1,0 +1,43 @@
+/**
+ * The API for code that runs inside a pool thread: `import { currentTask } from '@offthread/core/worker'`.
+ * @module
+ */
+import { getWorkerState, type TaskContext } from './worker-state.js';
+
+export type { TaskContext } from './worker-state.js';
+export { transfer } from './transfer.js';
+export { OffThreadError, OffThreadErrorCode } from './errors.js';
+
+/**
+ * The task running in this thread right now, with its AbortSignal. Call it from a task
+ * function: anywhere in an `async function` task (it follows the async context), or in the
+ * synchronous part of a plain function (before its first `await`/callback).
+ *
+ * @throws {Error} when called outside a running task (use {@link isOffThreadWorker} to test).
+ *
+ * @example
+ * export default async function crunch(input) {
+ *   const { signal } = currentTask();
+ *   for (const chunk of input) { signal.throwIfAborted(); await step(chunk); }
+ * }
+ */
+export function currentTask(): TaskContext {
+  const state = getWorkerState();
+  const task = state && (state.getAsyncTask() ?? state.current);
+  if (task) return task;
+  throw new Error(
+    state
+      ? 'currentTask() was called outside a running task. Call it inside the task function; in a non-async function, call it before any callback or promise continuation.'
+      : 'currentTask() was called outside an offthread pool thread. It only works in code run by pool.run().',
+  );
+}
+
+/** True when this code runs inside an offthread pool thread. */
+export function isOffThreadWorker(): boolean {
+  return getWorkerState() !== undefined;
+}
+
+/** The pool's `workerData` option, cloned into this thread. `undefined` outside a pool thread. */
+export function getWorkerData<T = unknown>(): T | undefined {
+  return getWorkerState()?.workerData as T | undefined;
+}
