@@ -44,8 +44,13 @@ const skippedProps = new Set(['name', 'message', 'stack', 'cause', 'errors']);
  * need no registration.
  */
 export function registerError(ErrorClass: new (...args: any[]) => Error): void {
-  if (typeof ErrorClass !== 'function' || !(ErrorClass.prototype instanceof Error || ErrorClass === Error)) {
-    throw new TypeError('registerError(ErrorClass) expects an Error subclass (a class that extends Error)');
+  if (
+    typeof ErrorClass !== 'function' ||
+    !(ErrorClass.prototype instanceof Error || ErrorClass === Error)
+  ) {
+    throw new TypeError(
+      'registerError(ErrorClass) expects an Error subclass (a class that extends Error)',
+    );
   }
   registry.set(ErrorClass.name, ErrorClass);
 }
@@ -65,7 +70,14 @@ function isCloneable(value: unknown): boolean {
 /** Turn anything thrown into cloneable data. Runs on the thread that caught it. */
 export function serializeError(thrown: unknown, depth = 0): SerializedError {
   if (thrown === null || (typeof thrown !== 'object' && typeof thrown !== 'function')) {
-    return { primitive: true, value: thrown, className: '', name: '', message: String(thrown), props: {} };
+    return {
+      primitive: true,
+      value: thrown,
+      className: '',
+      name: '',
+      message: String(thrown),
+      props: {},
+    };
   }
   const error = thrown as Error & { errors?: unknown[] };
   const out: SerializedError = {
@@ -101,7 +113,12 @@ export function deserializeError(data: SerializedError): unknown {
   if (!ErrorClass || error.name !== data.name) define(error, 'name', data.name);
   define(error, 'stack', data.stack ?? `${data.name}: ${data.message}`);
   if (data.hasCause && data.cause) define(error, 'cause', deserializeError(data.cause));
-  if (data.errors) define(error, 'errors', data.errors.map((member) => deserializeError(member)));
+  if (data.errors)
+    define(
+      error,
+      'errors',
+      data.errors.map((member) => deserializeError(member)),
+    );
   for (const [key, value] of Object.entries(data.props)) {
     (error as unknown as Record<string, unknown>)[key] = value;
   }
@@ -109,5 +126,10 @@ export function deserializeError(data: SerializedError): unknown {
 }
 
 function define(target: object, key: string, value: unknown): void {
-  Object.defineProperty(target, key, { value, writable: true, configurable: true, enumerable: false });
+  Object.defineProperty(target, key, {
+    value,
+    writable: true,
+    configurable: true,
+    enumerable: false,
+  });
 }

@@ -59,10 +59,16 @@ export class OffThreadError extends Error {
 }
 
 /** Is `error` an OffThreadError, optionally with the given code? Works across package copies. */
-export function isOffThreadError(error: unknown, code?: OffThreadErrorCode): error is OffThreadError {
+export function isOffThreadError(
+  error: unknown,
+  code?: OffThreadErrorCode,
+): error is OffThreadError {
   if (!(error instanceof Error)) return false;
   const c = (error as { code?: unknown }).code;
-  if (!(error instanceof OffThreadError) && !(typeof c === 'string' && c.startsWith('ERR_OFFTHREAD_')))
+  if (
+    !(error instanceof OffThreadError) &&
+    !(typeof c === 'string' && c.startsWith('ERR_OFFTHREAD_'))
+  )
     return false;
   return code === undefined || c === code;
 }

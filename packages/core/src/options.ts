@@ -110,10 +110,14 @@ export interface ResolvedPoolOptions {
 
 function checkPositiveInteger(value: unknown, path: string, allowZero = false): void {
   if (typeof value !== 'number' || !Number.isInteger(value)) {
-    throw new TypeError(`${path} must be ${allowZero ? 'a non-negative' : 'a positive'} integer, got ${describe(value)}`);
+    throw new TypeError(
+      `${path} must be ${allowZero ? 'a non-negative' : 'a positive'} integer, got ${describe(value)}`,
+    );
   }
   if (value < (allowZero ? 0 : 1)) {
-    throw new RangeError(`${path} must be ${allowZero ? 'a non-negative' : 'a positive'} integer, got ${value}`);
+    throw new RangeError(
+      `${path} must be ${allowZero ? 'a non-negative' : 'a positive'} integer, got ${value}`,
+    );
   }
 }
 
@@ -122,7 +126,9 @@ function checkDuration(value: unknown, path: string, allowInfinity = false): voi
     throw new TypeError(`${path} must be a number of milliseconds, got ${describe(value)}`);
   }
   if (value < 0 || (!allowInfinity && !Number.isFinite(value))) {
-    throw new RangeError(`${path} must be a ${allowInfinity ? '' : 'finite '}number of milliseconds >= 0, got ${value}`);
+    throw new RangeError(
+      `${path} must be a ${allowInfinity ? '' : 'finite '}number of milliseconds >= 0, got ${value}`,
+    );
   }
 }
 
@@ -150,14 +156,19 @@ const knownOptions = new Set([
 ]);
 
 /** Validate user options and fill in defaults. Throws TypeError/RangeError naming the option. */
-export function resolvePoolOptions(options: PoolOptions | undefined, resolveFile: (f: unknown, path: string) => string): ResolvedPoolOptions {
+export function resolvePoolOptions(
+  options: PoolOptions | undefined,
+  resolveFile: (f: unknown, path: string) => string,
+): ResolvedPoolOptions {
   if (options === undefined) options = {};
   if (options === null || typeof options !== 'object') {
     throw new TypeError(`options must be an object, got ${describe(options)}`);
   }
   for (const key of Object.keys(options)) {
     if (!knownOptions.has(key)) {
-      throw new TypeError(`options.${key} is not a Pool option. Known options: ${[...knownOptions].join(', ')}`);
+      throw new TypeError(
+        `options.${key} is not a Pool option. Known options: ${[...knownOptions].join(', ')}`,
+      );
     }
   }
   const o = options;
@@ -166,23 +177,40 @@ export function resolvePoolOptions(options: PoolOptions | undefined, resolveFile
   const maxThreads = o.maxThreads ?? Math.max(defaultMaxThreads(), o.minThreads ?? 0);
   const minThreads = o.minThreads ?? Math.min(maxThreads, defaultPoolOptions.minThreads);
   if (minThreads > maxThreads) {
-    throw new RangeError(`options.minThreads (${minThreads}) must not be greater than options.maxThreads (${maxThreads})`);
+    throw new RangeError(
+      `options.minThreads (${minThreads}) must not be greater than options.maxThreads (${maxThreads})`,
+    );
   }
   if (o.idleTimeout !== undefined) checkDuration(o.idleTimeout, 'options.idleTimeout', true);
   if (o.maxQueue !== undefined) {
-    if (o.maxQueue !== Number.POSITIVE_INFINITY) checkPositiveInteger(o.maxQueue, 'options.maxQueue', true);
+    if (o.maxQueue !== Number.POSITIVE_INFINITY)
+      checkPositiveInteger(o.maxQueue, 'options.maxQueue', true);
   }
-  if (o.concurrentTasksPerWorker !== undefined) checkPositiveInteger(o.concurrentTasksPerWorker, 'options.concurrentTasksPerWorker');
+  if (o.concurrentTasksPerWorker !== undefined)
+    checkPositiveInteger(o.concurrentTasksPerWorker, 'options.concurrentTasksPerWorker');
   if (o.taskTimeout !== undefined) checkDuration(o.taskTimeout, 'options.taskTimeout', true);
-  if (o.abortGracePeriod !== undefined) checkDuration(o.abortGracePeriod, 'options.abortGracePeriod');
-  if (o.resourceLimits !== undefined && (o.resourceLimits === null || typeof o.resourceLimits !== 'object')) {
-    throw new TypeError(`options.resourceLimits must be an object like { maxOldGenerationSizeMb: 256 }, got ${describe(o.resourceLimits)}`);
+  if (o.abortGracePeriod !== undefined)
+    checkDuration(o.abortGracePeriod, 'options.abortGracePeriod');
+  if (
+    o.resourceLimits !== undefined &&
+    (o.resourceLimits === null || typeof o.resourceLimits !== 'object')
+  ) {
+    throw new TypeError(
+      `options.resourceLimits must be an object like { maxOldGenerationSizeMb: 256 }, got ${describe(o.resourceLimits)}`,
+    );
   }
   if (o.env !== undefined && (o.env === null || typeof o.env !== 'object')) {
-    throw new TypeError(`options.env must be an object of environment variables, got ${describe(o.env)}`);
+    throw new TypeError(
+      `options.env must be an object of environment variables, got ${describe(o.env)}`,
+    );
   }
-  if (o.execArgv !== undefined && (!Array.isArray(o.execArgv) || o.execArgv.some((a) => typeof a !== 'string'))) {
-    throw new TypeError('options.execArgv must be an array of strings, like ["--enable-source-maps"]');
+  if (
+    o.execArgv !== undefined &&
+    (!Array.isArray(o.execArgv) || o.execArgv.some((a) => typeof a !== 'string'))
+  ) {
+    throw new TypeError(
+      'options.execArgv must be an array of strings, like ["--enable-source-maps"]',
+    );
   }
   if (o.name !== undefined && typeof o.name !== 'string') {
     throw new TypeError(`options.name must be a string, got ${describe(o.name)}`);
@@ -193,7 +221,8 @@ export function resolvePoolOptions(options: PoolOptions | undefined, resolveFile
     maxThreads,
     idleTimeout: o.idleTimeout ?? defaultPoolOptions.idleTimeout,
     maxQueue: o.maxQueue ?? defaultPoolOptions.maxQueue,
-    concurrentTasksPerWorker: o.concurrentTasksPerWorker ?? defaultPoolOptions.concurrentTasksPerWorker,
+    concurrentTasksPerWorker:
+      o.concurrentTasksPerWorker ?? defaultPoolOptions.concurrentTasksPerWorker,
     taskTimeout: o.taskTimeout === Number.POSITIVE_INFINITY ? undefined : o.taskTimeout,
     abortGracePeriod: o.abortGracePeriod ?? defaultPoolOptions.abortGracePeriod,
     resourceLimits: o.resourceLimits,

@@ -16,11 +16,12 @@ import {
 } from './options.js';
 import { kRuntimeData, Op, RESULT_STRIDE, type RuntimeData, Status } from './protocol.js';
 import { TaskQueue } from './queue/task-queue.js';
+import { workerRuntimePath } from './runtime-path.js';
 import { type PoolStats, SampleWindow } from './stats.js';
 import { Task } from './task.js';
 import { Thread } from './thread.js';
 import { isTransferred } from './transfer.js';
-import { workerRuntimePath } from './runtime-path.js';
+import { workerEnv } from './worker-env.js';
 
 /** A function of a task module as seen through {@link Pool.proxy}: same arguments, async result. */
 export interface ProxiedFunction<A extends unknown[], R> {
@@ -31,7 +32,9 @@ export interface ProxiedFunction<A extends unknown[], R> {
 
 /** The typed view of a task module returned by {@link Pool.proxy}. */
 export type PoolProxy<M> = {
-  [K in keyof M as M[K] extends (...args: any[]) => any ? K : never]: M[K] extends (...args: infer A) => infer R
+  [K in keyof M as M[K] extends (...args: any[]) => any ? K : never]: M[K] extends (
+    ...args: infer A
+  ) => infer R
     ? ProxiedFunction<A, R>
     : never;
 };
@@ -81,7 +84,9 @@ export class Pool extends EventEmitter {
    */
   constructor(options?: PoolOptions) {
     super();
-    this.options = Object.freeze(resolvePoolOptions(options, (file, path) => resolveFilename(file, path)));
+    this.options = Object.freeze(
+      resolvePoolOptions(options, (file, path) => resolveFilename(file, path)),
+    );
     if (this.options.filename !== undefined) {
       this.assertFileExists(this.options.filename, 'options.filename');
       this.defaultFnId = this.fnId(this.options.filename, 'default');
@@ -89,7 +94,10 @@ export class Pool extends EventEmitter {
     for (let i = 0; i < this.options.minThreads; i++) this.startThread();
     const { idleTimeout, minThreads, maxThreads } = this.options;
     if (Number.isFinite(idleTimeout) && maxThreads > minThreads) {
-      this.idleSweep = setInterval(() => this.retireIdleThreads(), Math.max(50, Math.min(idleTimeout / 2, 5000)));
+      this.idleSweep = setInterval(
+        () => this.retireIdleThreads(),
+        Math.max(50, Math.min(idleTimeout / 2, 5000)),
+      );
       this.idleSweep.unref();
     }
   }
@@ -105,7 +113,7 @@ export class Pool extends EventEmitter {
    * task threw, rebuilt with its class, message, cause and own properties.
    */
   run<R = any>(arg?: unknown, options?: RunOptions): Promise<R> {
-    return this.submit(arg, options, false, this.run) as Promise<R>;
+    return this.submit(arg, options, false) as Promise<R>;
   }
 
   /**
@@ -119,12 +127,13 @@ export class Pool extends EventEmitter {
     return new Proxy({} as PoolProxy<M>, {
       get(_target, property) {
         // Awaiting the proxy or logging it must not look like a task call.
-        if (typeof property !== 'string' || property === 'then' || property === 'toJSON') return undefined;
+        if (typeof property !== 'string' || property === 'then' || property === 'toJSON')
+          return undefined;
         let fn = cache.get(property);
         if (!fn) {
           const call = (runOptions: RunOptions) =>
-            function proxied(this: unknown, ...args: unknown[]) {
-              return pool.submit(args, runOptions, true, proxied);
+            function proxied(...args: unknown[]) {
+              return pool.submit(args, runOptions, true);
             };
           fn = Object.assign(call({ ...options, name: property }), {
             withOptions: (extra: RunOptions) => call({ ...options, ...extra, name: property }),
@@ -146,7 +155,9 @@ export class Pool extends EventEmitter {
   async preload(options: { filename?: string | URL; names?: string[] } = {}): Promise<void> {
     const names = options.names ?? ['default'];
     await Promise.all(
-      names.map((name) => this.submit(undefined, { filename: options.filename, name: kCheck + name }, false, this.preload)),
+      names.map((name) =>
+        this.submit(undefined, { filename: options.filename, name: kCheck + name }, false),
+      ),
     );
   }
 
@@ -224,9 +235,13 @@ export class Pool extends EventEmitter {
     this.state = 'destroyed';
     clearInterval(this.idleSweep);
     const reason = () =>
-      new OffThreadError(OffThreadErrorCode.POOL_CLOSED, `Pool '${this.options.name}' was destroyed before the task finished`);
+      new OffThreadError(
+        OffThreadErrorCode.POOL_CLOSED,
+        `Pool '${this.options.name}' was destroyed before the task finished`,
+      );
     for (const task of this.queue.drain()) this.fail(task, reason());
-    for (const thread of this.threads) for (const task of thread.inFlight.values()) this.fail(task, reason());
+    for (const thread of this.threads)
+      for (const task of thread.inFlight.values()) this.fail(task, reason());
     const stopped = this.stopAllThreads();
     this.onDrained?.();
     this.closed = stopped;
@@ -239,7 +254,7 @@ export class Pool extends EventEmitter {
 
   // ---- submitting ----------------------------------------------------------------------------
 
-  private submit(arg: unknown, options: RunOptions | undefined, spread: boolean, caller: Function): Promise<unknown> {
+  private submit(arg: unknown, options: RunOptions | undefined, spread: boolean): Promise<unknown> {
     if (this.state !== 'open') {
       return Promise.reject(
         new OffThreadError(
@@ -255,12 +270,17 @@ export class Pool extends EventEmitter {
     let transferList: readonly Transferable[] | undefined;
     if (options !== undefined) {
       try {
-        if (options.filename !== undefined || (options.name !== undefined && options.name !== 'default')) {
+        if (
+          options.filename !== undefined ||
+          (options.name !== undefined && options.name !== 'default')
+        ) {
           fnId = this.fnIdFor(options);
         }
         if (options.priority !== undefined) {
           if (typeof options.priority !== 'number' || Number.isNaN(options.priority)) {
-            throw new TypeError(`options.priority must be a number, got ${describe(options.priority)}`);
+            throw new TypeError(
+              `options.priority must be a number, got ${describe(options.priority)}`,
+            );
           }
           priority = options.priority;
         }
@@ -270,12 +290,15 @@ export class Pool extends EventEmitter {
         }
         if (options.signal !== undefined) {
           if (!(options.signal instanceof AbortSignal)) {
-            throw new TypeError(`options.signal must be an AbortSignal, got ${describe(options.signal)}`);
+            throw new TypeError(
+              `options.signal must be an AbortSignal, got ${describe(options.signal)}`,
+            );
           }
           signal = options.signal;
         }
         if (options.transferList !== undefined) {
-          if (!Array.isArray(options.transferList)) throw new TypeError('options.transferList must be an array');
+          if (!Array.isArray(options.transferList))
+            throw new TypeError('options.transferList must be an array');
           transferList = options.transferList;
         }
       } catch (error) {
@@ -292,7 +315,10 @@ export class Pool extends EventEmitter {
     if (signal?.aborted) {
       return Promise.reject(abortedError(signal.reason));
     }
-    if (this.options.maxQueue !== Number.POSITIVE_INFINITY && this.queuedCount() >= this.options.maxQueue) {
+    if (
+      this.options.maxQueue !== Number.POSITIVE_INFINITY &&
+      this.queuedCount() >= this.options.maxQueue
+    ) {
       this.failed++;
       return Promise.reject(
         new OffThreadError(
@@ -302,7 +328,9 @@ export class Pool extends EventEmitter {
       );
     }
     if (isTransferred(arg)) {
-      transferList = transferList ? [...transferList, ...arg.transferList] : (arg.transferList as Transferable[]);
+      transferList = transferList
+        ? [...transferList, ...arg.transferList]
+        : (arg.transferList as Transferable[]);
       arg = arg.value;
     }
     let resolve!: (value: unknown) => void;
@@ -345,7 +373,8 @@ export class Pool extends EventEmitter {
   private queuedCount(): number {
     let ahead = 0;
     const c = this.options.concurrentTasksPerWorker;
-    for (const thread of this.threads) if (thread.inFlight.size > c) ahead += thread.inFlight.size - c;
+    for (const thread of this.threads)
+      if (thread.inFlight.size > c) ahead += thread.inFlight.size - c;
     return this.queue.size + ahead;
   }
 
@@ -362,7 +391,9 @@ export class Pool extends EventEmitter {
     }
     const name = options.name ?? 'default';
     if (typeof name !== 'string' || name === '') {
-      throw new TypeError(`options.name must be the name of an exported function, got ${describe(name)}`);
+      throw new TypeError(
+        `options.name must be the name of an exported function, got ${describe(name)}`,
+      );
     }
     return this.fnId(filename, name);
   }
@@ -410,14 +441,22 @@ export class Pool extends EventEmitter {
       // Spread the backlog evenly rather than filling the first thread.
       const share = Math.min(ahead, Math.ceil(this.queue.size / ready.length));
       for (const thread of ready) {
-        while (thread.inFlight.size < c + share && this.queue.size > 0 && this.queue.peek()!.batchable) {
+        while (
+          thread.inFlight.size < c + share &&
+          this.queue.size > 0 &&
+          this.queue.peek()!.batchable
+        ) {
           this.assign(thread, this.queue.shift()!, batches);
         }
       }
     }
     for (const [thread, tasks] of batches) this.send(thread, tasks);
     const backlog = this.queue.size - this.starting * c;
-    if (backlog > 0 && this.threads.length < this.options.maxThreads && this.state !== 'destroyed') {
+    if (
+      backlog > 0 &&
+      this.threads.length < this.options.maxThreads &&
+      this.state !== 'destroyed'
+    ) {
       const spawn = Math.min(this.options.maxThreads - this.threads.length, Math.ceil(backlog / c));
       for (let i = 0; i < spawn; i++) this.startThread();
     }
@@ -425,7 +464,10 @@ export class Pool extends EventEmitter {
 
   private batchAhead(): number {
     if (this.averageRunTime < 0) return 0;
-    return Math.min(MAX_BATCH_AHEAD, Math.floor(BATCH_BUDGET_MS / Math.max(this.averageRunTime, 0.001)));
+    return Math.min(
+      MAX_BATCH_AHEAD,
+      Math.floor(BATCH_BUDGET_MS / Math.max(this.averageRunTime, 0.001)),
+    );
   }
 
   private assign(thread: Thread, task: Task, batches: Map<Thread, Task[]>): void {
@@ -460,7 +502,10 @@ export class Pool extends EventEmitter {
       // One argument in the batch cannot be cloned. Send the tasks one by one so only that task fails.
       for (const task of tasks) {
         try {
-          thread.port.postMessage([Op.Run, task.id, task.fnId, task.spread ? 1 : 0, task.arg], task.transferList as Transferable[]);
+          thread.port.postMessage(
+            [Op.Run, task.id, task.fnId, task.spread ? 1 : 0, task.arg],
+            task.transferList as Transferable[],
+          );
         } catch (cloneError) {
           thread.inFlight.delete(task.id);
           clearTimeout(task.timer);
@@ -514,7 +559,8 @@ export class Pool extends EventEmitter {
       const runTime = message[i + 3] as number;
       this.runTimes.record(runTime);
       this.waitTimes.record(Math.max(0, now - task.submittedAt - runTime));
-      this.averageRunTime = this.averageRunTime < 0 ? runTime : this.averageRunTime * 0.9 + runTime * 0.1;
+      this.averageRunTime =
+        this.averageRunTime < 0 ? runTime : this.averageRunTime * 0.9 + runTime * 0.1;
       if (task.settled) continue;
       if (message[i + 1] === Status.Ok) {
         this.succeed(task, message[i + 2]);
@@ -583,7 +629,8 @@ export class Pool extends EventEmitter {
     // The caller is answered at once; the thread gets the signal and a grace period to stop.
     thread.port.postMessage([Op.Abort, task.id]);
     const grace = setTimeout(() => {
-      if (thread.inFlight.has(task.id)) this.stopThread(thread, `task ${task.id} ignored its abort signal`);
+      if (thread.inFlight.has(task.id))
+        this.stopThread(thread, `task ${task.id} ignored its abort signal`);
     }, this.options.abortGracePeriod);
     grace.unref();
   }
@@ -603,8 +650,8 @@ export class Pool extends EventEmitter {
         workerData: { [kRuntimeData]: runtime },
         transferList: [port2],
         resourceLimits: this.options.resourceLimits,
-        env: this.options.env ?? process.env,
-        execArgv: this.options.execArgv,
+        env: workerEnv(this.options.env),
+        execArgv: this.options.execArgv ?? inheritedExecArgv(),
         name: `${this.options.name}#${id}`,
         stdout: false,
         stderr: false,
@@ -639,7 +686,12 @@ export class Pool extends EventEmitter {
     let alive = this.threads.filter((t) => !t.exiting).length;
     for (const thread of this.threads) {
       if (alive <= this.options.minThreads) break;
-      if (thread.ready && !thread.exiting && thread.inFlight.size === 0 && now - thread.lastActive >= this.options.idleTimeout) {
+      if (
+        thread.ready &&
+        !thread.exiting &&
+        thread.inFlight.size === 0 &&
+        now - thread.lastActive >= this.options.idleTimeout
+      ) {
         this.stopThread(thread, 'idle');
         alive--;
       }
@@ -663,11 +715,13 @@ export class Pool extends EventEmitter {
       clearTimeout(neverStarted[i].timer);
       this.queue.unshift(neverStarted[i]);
     }
-    for (const task of unfinished.slice(0, c)) this.fail(task, this.exitError(thread, exitCode, task));
+    for (const task of unfinished.slice(0, c))
+      this.fail(task, this.exitError(thread, exitCode, task));
     const crashed = thread.stopReason === undefined || thread.stopReason.startsWith('task');
     if (!thread.ready && thread.stopReason === undefined) {
       // It died before it could take a task: starting another would most likely die the same way.
-      const cause = thread.crashError ?? new Error(`worker thread exited with code ${exitCode} while starting`);
+      const cause =
+        thread.crashError ?? new Error(`worker thread exited with code ${exitCode} while starting`);
       for (const task of this.queue.drain()) {
         this.fail(
           task,
@@ -681,10 +735,17 @@ export class Pool extends EventEmitter {
     } else if (crashed && this.state !== 'destroyed') {
       this.threadsReplaced++;
     }
-    this.emit('threadExit', { threadId: thread.worker.threadId, exitCode, reason: thread.stopReason ?? 'crash' });
+    this.emit('threadExit', {
+      threadId: thread.worker.threadId,
+      exitCode,
+      reason: thread.stopReason ?? 'crash',
+    });
     if (this.state !== 'destroyed') {
       const alive = this.threads.length;
-      if ((this.state === 'open' && alive < this.options.minThreads) || (this.queue.size > 0 && alive === 0)) {
+      if (
+        (this.state === 'open' && alive < this.options.minThreads) ||
+        (this.queue.size > 0 && alive === 0)
+      ) {
         this.startThread();
       }
       this.pump();
@@ -703,18 +764,26 @@ export class Pool extends EventEmitter {
       );
     }
     if (this.state === 'destroyed') {
-      return new OffThreadError(OffThreadErrorCode.POOL_CLOSED, `Pool '${this.options.name}' was destroyed before the task finished`, where);
+      return new OffThreadError(
+        OffThreadErrorCode.POOL_CLOSED,
+        `Pool '${this.options.name}' was destroyed before the task finished`,
+        where,
+      );
     }
     const why = thread.stopReason
       ? `was stopped because ${thread.stopReason}`
       : error
         ? `crashed with an uncaught ${error.name}: ${error.message}`
         : `exited with code ${exitCode}`;
-    return new OffThreadError(OffThreadErrorCode.WORKER_EXIT, `The worker thread running the task ${why}`, {
-      cause: error,
-      exitCode,
-      ...where,
-    });
+    return new OffThreadError(
+      OffThreadErrorCode.WORKER_EXIT,
+      `The worker thread running the task ${why}`,
+      {
+        cause: error,
+        exitCode,
+        ...where,
+      },
+    );
   }
 
   private async stopAllThreads(): Promise<void> {
@@ -730,8 +799,19 @@ export class Pool extends EventEmitter {
   }
 }
 
+/**
+ * Threads inherit the process's execArgv, but `--input-type` (set for `node -e` scripts) makes a
+ * worker refuse to start; it is about the main script only, so it is left out.
+ */
+function inheritedExecArgv(): string[] | undefined {
+  if (!process.execArgv.some((arg) => arg.startsWith('--input-type'))) return undefined;
+  return process.execArgv.filter((arg) => !arg.startsWith('--input-type'));
+}
+
 function abortedError(reason: unknown): OffThreadError {
-  return new OffThreadError(OffThreadErrorCode.ABORTED, 'The task was aborted by its signal', { cause: reason });
+  return new OffThreadError(OffThreadErrorCode.ABORTED, 'The task was aborted by its signal', {
+    cause: reason,
+  });
 }
 
 /**
@@ -764,7 +844,8 @@ async function withCallerStack(promise: Promise<unknown>): Promise<unknown> {
 /** Accept an absolute path, a file: URL or a file: URL string; anything else says how to fix it. */
 export function resolveFilename(file: unknown, path: string): string {
   if (file instanceof URL) {
-    if (file.protocol !== 'file:') throw new TypeError(`${path} must be a file: URL, got ${file.href}`);
+    if (file.protocol !== 'file:')
+      throw new TypeError(`${path} must be a file: URL, got ${file.href}`);
     return fileURLToPath(file);
   }
   if (typeof file !== 'string' || file === '') {

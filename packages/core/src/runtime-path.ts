@@ -3,4 +3,7 @@
  * own format, which sits next to it in dist/.
  */
 const here = import.meta.url;
-export const workerRuntimePath = new URL(here.endsWith('.cjs') ? './worker-runtime.cjs' : './worker-runtime.js', here);
+export const workerRuntimePath = new URL(
+  here.endsWith('.cjs') ? './worker-runtime.cjs' : './worker-runtime.js',
+  here,
+);

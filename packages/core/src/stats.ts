@@ -31,8 +31,15 @@ export class SampleWindow {
     const sorted = this.samples.slice(0, this.count).sort();
     let sum = 0;
     for (const value of sorted) sum += value;
-    const at = (q: number) => round(sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]);
-    return { mean: round(sum / sorted.length), p50: at(0.5), p90: at(0.9), p99: at(0.99), max: round(sorted[sorted.length - 1]) };
+    const at = (q: number) =>
+      round(sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]);
+    return {
+      mean: round(sum / sorted.length),
+      p50: at(0.5),
+      p90: at(0.9),
+      p99: at(0.99),
+      max: round(sorted[sorted.length - 1]),
+    };
   }
 }
 

@@ -37,5 +37,9 @@ function toTransferable(item: TransferableValue): Transferable {
 }
 
 export function isTransferred(value: unknown): value is Transferred<unknown> {
-  return value !== null && typeof value === 'object' && (value as Record<symbol, unknown>)[kTransfer] === true;
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    (value as Record<symbol, unknown>)[kTransfer] === true
+  );
 }

@@ -4,13 +4,20 @@
  * batches. Nothing here is public; task code talks to it through `@offthread/core/worker`.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import { type MessagePort, receiveMessageOnPort, type Transferable, workerData } from 'node:worker_threads';
-import { OffThreadError, OffThreadErrorCode } from './errors.js';
+import {
+  type MessagePort,
+  receiveMessageOnPort,
+  type Transferable,
+  workerData,
+} from 'node:worker_threads';
 import { serializeError } from './error-serialization.js';
-import { Op, RUN_STRIDE, type RuntimeData, Status, kRuntimeData } from './protocol.js';
+import { OffThreadError, OffThreadErrorCode } from './errors.js';
+import { kRuntimeData, Op, RUN_STRIDE, type RuntimeData, Status } from './protocol.js';
 import { isTransferred } from './transfer.js';
 import { setWorkerState, type TaskContext } from './worker-state.js';
 
@@ -92,7 +99,11 @@ function onMessage(message: unknown[]): void {
   handle(message);
   // Messages that arrived while we were busy are taken now, synchronously, instead of one
   // event-loop turn each.
-  for (let next = receiveMessageOnPort(port); next !== undefined; next = receiveMessageOnPort(port)) {
+  for (
+    let next = receiveMessageOnPort(port);
+    next !== undefined;
+    next = receiveMessageOnPort(port)
+  ) {
     handle(next.message as unknown[]);
   }
   flush();
@@ -103,7 +114,12 @@ function handle(message: unknown[]): void {
     case Op.Run:
       for (let i = 1; i < message.length; i += RUN_STRIDE) {
         const entry = functions.get(message[i + 1] as number)!;
-        const task = new RunningTask(message[i] as number, entry, message[i + 2] === 1, message[i + 3]);
+        const task = new RunningTask(
+          message[i] as number,
+          entry,
+          message[i + 2] === 1,
+          message[i + 3],
+        );
         if (running < concurrency) start(task);
         else waiting.push(task);
       }
@@ -123,7 +139,10 @@ function handle(message: unknown[]): void {
 
 function abort(id: number): void {
   const task = active.get(id);
-  const reason = new OffThreadError(OffThreadErrorCode.ABORTED, 'The task was aborted by its caller');
+  const reason = new OffThreadError(
+    OffThreadErrorCode.ABORTED,
+    'The task was aborted by its caller',
+  );
   if (task) {
     task.abort(reason);
     return;
@@ -174,7 +193,11 @@ function start(task: RunningTask): void {
     return;
   }
   state.current = undefined;
-  if (value !== null && typeof value === 'object' && typeof (value as Promise<unknown>).then === 'function') {
+  if (
+    value !== null &&
+    typeof value === 'object' &&
+    typeof (value as Promise<unknown>).then === 'function'
+  ) {
     running++;
     active.set(task.id, task);
     (value as Promise<unknown>).then(
@@ -232,8 +255,17 @@ function pushResult(id: number, value: unknown, runTime: number): void {
   maybeFlushEarly();
 }
 
+const runtimeFile = import.meta.url.replace(/^file:\/\//, '');
+
 function pushError(id: number, error: unknown, runTime: number): void {
-  results.push(id, Status.Error, serializeError(error), runTime);
+  const data = serializeError(error);
+  // The runtime's own frames (call, start, ...) say nothing about the user's code.
+  if (data.stack)
+    data.stack = data.stack
+      .split('\n')
+      .filter((line) => !line.includes(runtimeFile))
+      .join('\n');
+  results.push(id, Status.Error, data, runTime);
   maybeFlushEarly();
 }
 
@@ -255,7 +287,10 @@ function flush(): void {
     for (let i = 1; i < batch.length; i += 4) {
       const one = [Op.Results, batch[i], batch[i + 1], batch[i + 2], batch[i + 3]];
       try {
-        port.postMessage(one, transfers.filter((t) => containsTransferable(batch[i + 2], t)));
+        port.postMessage(
+          one,
+          transfers.filter((t) => containsTransferable(batch[i + 2], t)),
+        );
       } catch (cloneError) {
         const error = new OffThreadError(
           OffThreadErrorCode.UNCLONEABLE,
@@ -317,14 +352,15 @@ function exportedFunctionNames(ns: Record<string, unknown>): string[] {
   const names = Object.keys(ns).filter((k) => typeof ns[k] === 'function');
   const cjs = ns.default as Record<string, unknown> | undefined;
   if (cjs && typeof cjs === 'object') {
-    for (const k of Object.keys(cjs)) if (typeof cjs[k] === 'function' && !names.includes(k)) names.push(k);
+    for (const k of Object.keys(cjs))
+      if (typeof cjs[k] === 'function' && !names.includes(k)) names.push(k);
   }
   return names;
 }
 
 const kCheck = '\u0001check:';
 const typeScriptFile = /\.[cm]?tsx?$/;
-let tsxRegistered: Promise<void> | undefined;
+let tsxRegistered: Promise<boolean> | undefined;
 
 function importModule(filename: string): Promise<Record<string, unknown>> {
   let promise = modules.get(filename);
@@ -344,33 +380,45 @@ function importModule(filename: string): Promise<Record<string, unknown>> {
 
 async function importWithTypeScriptFallback(filename: string): Promise<Record<string, unknown>> {
   const url = pathToFileURL(filename).href;
+  if (!typeScriptFile.test(filename) || (process.features as { typescript?: unknown }).typescript) {
+    return import(url);
+  }
+  // This Node version does not strip types (Node 20, or 22 before 22.18). tsx is registered
+  // before the first import: a failed import of a URL is cached and cannot be retried.
+  tsxRegistered ??= registerTsx();
+  const registered = await tsxRegistered;
   try {
     return await import(url);
   } catch (error) {
-    const code = (error as { code?: string }).code;
-    if (!typeScriptFile.test(filename) || code !== 'ERR_UNKNOWN_FILE_EXTENSION') throw error;
+    // Without tsx the import still works when the app runs under a loader the thread inherited.
+    if (!registered && (error as { code?: string }).code === 'ERR_UNKNOWN_FILE_EXTENSION') {
+      throw new OffThreadError(
+        OffThreadErrorCode.WORKER_INIT,
+        `Cannot load the TypeScript task file ${filename}: Node ${process.version} cannot strip types by itself. Install tsx (npm install --save-dev tsx) and offthread will use it, or run Node 22.18+ / 24, or point the pool at the compiled .js file.`,
+        { filename, cause: error },
+      );
+    }
+    throw error;
   }
-  // This Node version does not strip types (Node 20, or 22 before 22.18): use tsx if installed.
-  tsxRegistered ??= registerTsx(filename);
-  await tsxRegistered;
-  return import(url);
 }
 
-async function registerTsx(filename: string): Promise<void> {
-  let apiPath: string | undefined;
-  for (const from of [filename, import.meta.url]) {
+/** Register tsx's ESM hooks in this thread; false when tsx is not installed. */
+async function registerTsx(): Promise<boolean> {
+  // Resolved from the app (cwd) first, then from this package.
+  for (const from of [join(process.cwd(), 'noop.js'), import.meta.url]) {
+    let apiPath: string;
     try {
-      apiPath = createRequire(from).resolve('tsx/esm/api');
-      break;
-    } catch {}
+      // The ESM build of tsx's API: its CJS build registers a loader path that does not exist.
+      const manifestPath = createRequire(from).resolve('tsx/package.json');
+      const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
+      const target = manifest.exports?.['./esm/api']?.import;
+      apiPath = join(dirname(manifestPath), typeof target === 'string' ? target : target.default);
+    } catch {
+      continue;
+    }
+    const api = (await import(pathToFileURL(apiPath).href)) as { register: () => unknown };
+    api.register();
+    return true;
   }
-  if (!apiPath) {
-    throw new OffThreadError(
-      OffThreadErrorCode.WORKER_INIT,
-      `Cannot load the TypeScript task file ${filename}: Node ${process.version} cannot strip types by itself. Install tsx (npm install --save-dev tsx) and offthread will use it, or run Node 22.18+ / 24, or point the pool at the compiled .js file.`,
-      { filename },
-    );
-  }
-  const api = (await import(pathToFileURL(apiPath).href)) as { register: () => unknown };
-  api.register();
+  return false;
 }

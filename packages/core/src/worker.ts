@@ -4,9 +4,9 @@
  */
 import { getWorkerState, type TaskContext } from './worker-state.js';
 
-export type { TaskContext } from './worker-state.js';
-export { transfer } from './transfer.js';
 export { OffThreadError, OffThreadErrorCode } from './errors.js';
+export { transfer } from './transfer.js';
+export type { TaskContext } from './worker-state.js';
 
 /**
  * The task running in this thread right now, with its AbortSignal. Call it from a task

@@ -47,7 +47,8 @@ export class TaskQueue<T extends { priority: number }> {
 
   drain(): T[] {
     const all: T[] = [];
-    for (const priority of this.order) for (const item of this.buckets.get(priority)!) all.push(item);
+    for (const priority of this.order)
+      for (const item of this.buckets.get(priority)!) all.push(item);
     this.buckets.clear();
     this.order = [];
     this.size = 0;
