@@ -3,7 +3,7 @@
  * Sends `{ ok: true, metrics }` or `{ ok: false, error }` to the parent over IPC, then exits
  * (so a pool that leaves a handle open cannot keep the process alive).
  */
-import { scenarios } from './scenarios.mjs';
+import { progress, scenarios } from './scenarios.mjs';
 
 const [runnerName, scenarioName, paramsJson] = process.argv.slice(2);
 
@@ -11,6 +11,12 @@ const [runnerName, scenarioName, paramsJson] = process.argv.slice(2);
 // only unref'd handles for a moment, and without this the process can exit with code 13
 // (unsettled top-level await) in the middle of `await pool.close()`.
 const keepAlive = setInterval(() => {}, 1 << 30);
+
+// The driver sends SIGTERM when a run exceeds its time limit: say where it was stuck.
+process.on('SIGTERM', () => {
+  process.stderr.write(`stopped while ${progress.phase}\n`);
+  process.exit(124);
+});
 
 /** @param {unknown} message */
 function reply(message) {

@@ -93,16 +93,17 @@ export function buildSections(results, runners, metas, params) {
     const p = params.cpu;
     sections.push({
       title: '3. CPU-bound speed-up on 2 threads (higher is better)',
-      note: `${p.tasks} tasks of \`fib(${p.n})\` (pure JS; "task (ms)" is one task's inline time in that process) run one after another on the main thread vs all at once on the pool; speed-up = inline time / pool time, median of ${p.reps} pairs per process. 2.00x is the ceiling on 2 cores.`,
+      note: `${p.tasks} tasks of \`fib(${p.n})\` (pure JS; "task (ms)" is one task's inline time in that process) run one after another on the main thread vs all at once on the pool; speed-up = inline time / pool time, median of ${p.reps} pairs per process. 2.00x is the ceiling on 2 cores, reachable only when nothing else runs: "load avg" is the machine's 1-minute load average when that measurement ended (this process contributes up to 2; more means other processes took CPU time from the pool).`,
       table: table(
         'cpu',
-        ['library', 'task (ms)', 'inline (ms)', 'pool (ms)', 'speed-up', '÷ offthread'],
+        ['library', 'task (ms)', 'inline (ms)', 'pool (ms)', 'speed-up', '÷ offthread', 'load avg'],
         (m) => [
           fmt(m('taskMs'), 1),
           fmt(m('inlineMs'), 0),
           fmt(m('poolMs'), 0),
           `${fmt(m('speedup'), 2)}x`,
           ratio(m('speedup'), m('speedup', off)),
+          fmt(m('load1'), 2),
         ],
       ),
     });

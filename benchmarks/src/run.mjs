@@ -1,6 +1,6 @@
 /**
  * Benchmark driver: `node --expose-gc src/run.mjs [--quick] [--only=a,b] [--scenarios=x,y]
- * [--out=FILE | --no-write]`.
+ * [--out=FILE | --no-write] [--timeout=SECONDS per child]`.
  *
  * Runs every (scenario, library) pair in a fresh child process (child.mjs), in rounds with a
  * rotating library order, prints one table per scenario and writes RESULTS.md.
@@ -22,21 +22,21 @@ const RUNNERS = ['offthread', 'piscina', 'tinypool', 'workerpool', 'poolifier', 
  */
 const PLANS = {
   full: {
-    burst: { tasks: 100_000, warmupTasks: 20_000, reps: 2, rounds: 2, timeoutS: 120 },
-    latency: { calls: 5_000, warmupCalls: 1_000, reps: 3, rounds: 2, timeoutS: 60 },
-    cpu: { tasks: 16, n: 32, reps: 3, rounds: 2, timeoutS: 60 },
+    burst: { tasks: 100_000, warmupTasks: 20_000, reps: 1, rounds: 2, timeoutS: 90 },
+    latency: { calls: 5_000, warmupCalls: 1_000, reps: 3, rounds: 2, timeoutS: 30 },
+    cpu: { tasks: 16, n: 32, reps: 3, rounds: 2, timeoutS: 30 },
     transfer: {
       bytes: 16 * 1024 * 1024,
       roundTrips: 20,
       warmupRoundTrips: 3,
       rounds: 2,
-      timeoutS: 60,
+      timeoutS: 30,
     },
-    startup: { reps: 6, rounds: 2, timeoutS: 60 },
-    memory: { idleMs: 500, rounds: 3, timeoutS: 60 },
+    startup: { reps: 6, rounds: 2, timeoutS: 30 },
+    memory: { idleMs: 500, rounds: 3, timeoutS: 30 },
   },
   quick: {
-    burst: { tasks: 10_000, warmupTasks: 2_000, reps: 1, rounds: 1, timeoutS: 60 },
+    burst: { tasks: 10_000, warmupTasks: 2_000, reps: 1, rounds: 1, timeoutS: 30 },
     latency: { calls: 500, warmupCalls: 100, reps: 1, rounds: 1, timeoutS: 30 },
     cpu: { tasks: 4, n: 30, reps: 1, rounds: 1, timeoutS: 30 },
     transfer: {
@@ -57,6 +57,7 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     scenarios: { type: 'string' },
     out: { type: 'string' },
+    timeout: { type: 'string' },
     'no-write': { type: 'boolean', default: false },
   },
 });
@@ -97,17 +98,24 @@ function runChild(runner, scenario, params, timeoutS) {
     child.on('message', (m) => {
       message = /** @type {any} */ (m);
     });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutS * 1000);
+    let timedOut = false;
+    /** @type {NodeJS.Timeout | undefined} */
+    let killTimer;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGTERM');
+      killTimer = setTimeout(() => child.kill('SIGKILL'), 2000);
+    }, timeoutS * 1000);
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
+      clearTimeout(killTimer);
       if (message?.ok) resolve({ metrics: message.metrics });
       else if (message) resolve({ error: `${message.error}${output ? `\n${output}` : ''}` });
       else {
-        const why =
-          signal === 'SIGKILL'
-            ? `timed out after ${timeoutS} s`
-            : `exited with code ${code} (signal ${signal}) before reporting`;
-        resolve({ error: `${why}${output ? `\n${output.trim()}` : ''}` });
+        const why = timedOut
+          ? `timed out after ${timeoutS} s`
+          : `exited with code ${code} (signal ${signal}) before reporting`;
+        resolve({ error: `${why}${output ? `: ${output.trim()}` : ''}` });
       }
     });
   });
@@ -142,7 +150,8 @@ for (const scenario of scenarioNames) {
     const order = runners.map((_, i) => runners[(i + round) % runners.length]);
     for (const runner of order) {
       const t = performance.now();
-      const outcome = await runChild(runner, scenario, params, timeoutS);
+      const limit = args.timeout ? Number(args.timeout) : timeoutS;
+      const outcome = await runChild(runner, scenario, params, limit);
       outcomes[runner].push(outcome);
       const took = ((performance.now() - t) / 1000).toFixed(1);
       const what = outcome.metrics

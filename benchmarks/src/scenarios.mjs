@@ -2,6 +2,7 @@
  * The measured scenarios. Each runs inside a fresh child process (see child.mjs), gets a
  * function that loads one runner, and returns flat numeric metrics.
  */
+import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { mean, median, medianOfFields, percentile } from './stats.mjs';
 import { cpu as cpuInline } from './tasks/shared.mjs';
@@ -10,6 +11,12 @@ import { cpu as cpuInline } from './tasks/shared.mjs';
 /** @typedef {() => Promise<{ create: import('./runners/types.mjs').CreatePool }>} LoadRunner */
 
 const THREADS = 2;
+
+/**
+ * What the scenario is doing right now; the child prints it when the driver stops a run that
+ * has exceeded its time limit, so a hang can be pinned on a step (and a library).
+ */
+export const progress = { phase: 'starting' };
 const gc = /** @type {() => void} */ (globalThis.gc ?? (() => {}));
 
 /** Several full collections, with turns of the event loop between them for finalizers. */
@@ -26,14 +33,20 @@ async function settleGc() {
  * @template T
  */
 async function withPool(load, body) {
+  progress.phase = 'loading the library';
   const { create } = await load();
+  progress.phase = 'creating the pool';
   const pool = await create({ threads: THREADS });
   try {
     // Every pool gets the same warm-up: threads started and the task module loaded.
+    progress.phase = 'warm-up tasks';
     await Promise.all(Array.from({ length: THREADS * 2 }, (_, i) => pool.tiny(i)));
+    progress.phase = 'measuring';
     return await body(pool);
   } finally {
+    progress.phase = 'closing the pool';
     await pool.close();
+    progress.phase = 'closed';
   }
 }
 
@@ -114,7 +127,8 @@ export const scenarios = {
         if (results.some((x) => x !== expected)) throw new Error('cpu: wrong result');
         runs.push({ inlineMs, poolMs, speedup: inlineMs / poolMs, taskMs: inlineMs / tasks });
       }
-      return medianOfFields(runs);
+      // The 1-minute load average says how much of the second core other processes took.
+      return { ...medianOfFields(runs), load1: os.loadavg()[0] };
     });
   },
 
@@ -152,11 +166,13 @@ export const scenarios = {
     const ms = [];
     for (let r = 0; r < reps; r++) {
       await settleGc();
+      progress.phase = `starting pool ${r + 1}`;
       const start = performance.now();
       const pool = await create({ threads: THREADS });
       const v = await pool.tiny(1);
       ms.push(performance.now() - start);
       if (v !== 2) throw new Error('startup: wrong result');
+      progress.phase = `closing pool ${r + 1}`;
       await pool.close();
     }
     return { coldMs: ms[0], warmMs: median(ms.slice(1)) };
@@ -167,11 +183,13 @@ export const scenarios = {
     await settleGc();
     const before = process.memoryUsage();
     const { create } = await load();
+    progress.phase = 'starting the pool';
     const pool = await create({ threads: THREADS });
     await Promise.all(Array.from({ length: THREADS * 2 }, (_, i) => pool.tiny(i)));
     await sleep(idleMs);
     await settleGc();
     const after = process.memoryUsage();
+    progress.phase = 'closing the pool';
     await pool.close();
     const MB = 1024 * 1024;
     return {
