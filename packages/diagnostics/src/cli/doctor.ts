@@ -1,0 +1,177 @@
+import { writeFileSync } from 'node:fs';
+import { DiagnosticsError, DiagnosticsErrorCode } from '../errors.js';
+import { renderHtmlReport } from '../html.js';
+import { formatReport, type LoadSummary, type RunReport } from '../report.js';
+import { diagnose } from '../verdict.js';
+import type { CliArgs } from './args.js';
+import { parseLoad, type RunningLoad, startLoad } from './load.js';
+import { Progress } from './progress.js';
+import { ChildRun } from './runner.js';
+
+const KIND_OF: Record<string, string> = {
+  'event-loop': 'event-loop-blocked',
+  threadpool: 'threadpool-saturated',
+  cpu: 'cpu-bound',
+};
+
+/** `offthread doctor`: returns the process exit code. */
+export async function doctor(args: CliArgs): Promise<number> {
+  const loadSpec = args.load !== null ? parseLoad(args.load) : null;
+  const progress = new Progress(process.stderr, Date.now(), args.duration, !args.quiet);
+  let endReason: RunReport['endReason'] = 'exit';
+  let load = null as RunningLoad | null;
+  let loadSummary: LoadSummary | null = null;
+  let loadError: unknown = null;
+  let failure: DiagnosticsError | null = null;
+  const timers: NodeJS.Timeout[] = [];
+
+  const run = new ChildRun({
+    target: args.target,
+    monitor: { sampleInterval: args.sampleInterval, blockThreshold: args.blockThreshold },
+    stdout: 'inherit',
+    onStderr: (chunk) => process.stderr.write(chunk),
+    onRecord: (rec) => {
+      if (rec.type === 'sample') progress.latest = rec.sample;
+      if (rec.type === 'hello') progress.phase = loadSpec ? 'waiting for the app to listen' : 'running';
+      if (rec.type === 'listening' && loadSpec && !load) {
+        const remaining = args.duration ? Math.max(1, (args.duration - (Date.now() - run.startedAt)) / 1000 - 0.5) : 10;
+        progress.phase = `load on port ${rec.port}`;
+        load = startLoad(loadSpec, rec.port, rec.address, Math.round(remaining * 10) / 10);
+        load.done.then(
+          (summary) => {
+            loadSummary = summary;
+            end('load-finished');
+          },
+          (err) => {
+            loadError = err;
+            end('load-finished');
+          },
+        );
+      }
+    },
+  });
+  progress.start();
+
+  let ending = false;
+  function end(reason: RunReport['endReason']): void {
+    if (ending) return;
+    ending = true;
+    endReason = reason;
+    progress.phase = 'stopping';
+    load?.stop();
+    void run.stop();
+  }
+
+  if (args.duration) timers.push(setTimeout(() => end('duration'), args.duration));
+  if (loadSpec) {
+    timers.push(
+      setTimeout(() => {
+        if (!run.state.listening && !run.exitInfo) {
+          failure = new DiagnosticsError(
+            DiagnosticsErrorCode.NEVER_LISTENED,
+            `"${args.target.join(' ')}" did not listen on a TCP port within ${args.listenTimeout / 1000} s, so no load was sent. Check that it starts an HTTP server (server.listen), or raise --listen-timeout.`,
+          );
+          end('duration');
+        }
+      }, args.listenTimeout),
+    );
+  }
+  const onSigint = () => {
+    if (ending) {
+      // Second Ctrl+C: stop waiting.
+      void run.stop(0);
+      return;
+    }
+    progress.note('SIGINT: stopping the command and writing the report (Ctrl+C again to force)');
+    end('sigint');
+  };
+  process.on('SIGINT', onSigint);
+
+  let exit: Awaited<typeof run.exited>;
+  try {
+    exit = await run.exited;
+  } catch (err) {
+    progress.stop();
+    process.off('SIGINT', onSigint);
+    for (const t of timers) clearTimeout(t);
+    throw err;
+  } finally {
+    for (const t of timers) clearTimeout(t);
+  }
+  process.off('SIGINT', onSigint);
+  load?.stop();
+  if (load && !loadSummary && !loadError) {
+    // The app exited during the load: collect what autocannon measured so far.
+    loadSummary = await Promise.race([
+      load.done.catch(() => null),
+      new Promise<null>((r) => setTimeout(() => r(null), 2000).unref()),
+    ]);
+  }
+  progress.stop();
+
+  if (failure) throw failure;
+  if (!run.stopRequested) {
+    const ranFor = ((Date.now() - run.startedAt) / 1000).toFixed(1);
+    const tail = exit.stderrTail.length ? `\nLast lines of its stderr:\n  ${exit.stderrTail.join('\n  ')}` : '';
+    if (exit.code !== 0) {
+      throw new DiagnosticsError(
+        DiagnosticsErrorCode.EXITED_EARLY,
+        `"${args.target.join(' ')}" exited early with ${exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`} after ${ranFor} s.${tail}`,
+        { exitCode: exit.code },
+      );
+    }
+    if (loadSpec && !run.state.listening) {
+      throw new DiagnosticsError(
+        DiagnosticsErrorCode.EXITED_EARLY,
+        `"${args.target.join(' ')}" exited (code 0) after ${ranFor} s without listening on a TCP port, so no load was sent.${tail}`,
+        { exitCode: 0 },
+      );
+    }
+  }
+  if (loadError) {
+    progress.note(`load generator failed: ${(loadError as Error).message}`);
+  }
+
+  const st = run.state;
+  const report: RunReport = {
+    version: 1,
+    command: args.target,
+    pid: st.hello?.pid ?? run.pid ?? null,
+    node: st.hello?.node ?? null,
+    startedAt: run.startedAt,
+    duration: Date.now() - run.startedAt,
+    endReason,
+    exit: { code: exit.code, signal: exit.signal },
+    options: st.hello?.options ?? null,
+    load: loadSummary,
+    samples: st.samples,
+    blocks: st.blocks,
+    sinceStart: st.sinceStart,
+    profile: st.profile,
+    verdict: st.sinceStart
+      ? diagnose(
+          { sinceStart: st.sinceStart, profile: st.profile ?? undefined, samples: st.samples, blocks: st.blocks },
+          { blockThreshold: args.blockThreshold },
+        )
+      : { kind: 'healthy', findings: [], summary: 'no measurements' },
+  };
+  if (!st.hello) {
+    process.stderr.write(
+      'offthread: the monitor never reported from the command. Is it a Node.js (>= 20.19) process started directly (not through a shell or npm)?\n',
+    );
+  }
+  process.stdout.write(`\n${formatReport(report)}`);
+  if (args.json) writeFileSync(args.json, `${JSON.stringify(report, null, 2)}\n`);
+  if (args.html) writeFileSync(args.html, renderHtmlReport(report));
+  if (args.json || args.html) {
+    process.stdout.write(
+      `\nWrote ${[args.json, args.html].filter(Boolean).join(' and ')}\n`,
+    );
+  }
+  const failed = args.failOn.filter((f) => report.verdict.findings.some((x) => x.kind === KIND_OF[f]));
+  if (failed.length > 0) {
+    process.stderr.write(`offthread: failing because of --fail-on ${failed.join(',')}\n`);
+    return 1;
+  }
+  return 0;
+}

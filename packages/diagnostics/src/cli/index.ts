@@ -1,0 +1,38 @@
+import { readFileSync } from 'node:fs';
+import { DiagnosticsError, DiagnosticsErrorCode } from '../errors.js';
+import { HELP, parseArgs } from './args.js';
+import { doctor } from './doctor.js';
+import { watch } from './watch.js';
+
+async function main(argv: string[]): Promise<number> {
+  const args = parseArgs(argv);
+  switch (args.command) {
+    case 'help':
+      process.stdout.write(HELP);
+      return 0;
+    case 'version': {
+      const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+      process.stdout.write(`${pkg.version}\n`);
+      return 0;
+    }
+    case 'doctor':
+      return doctor(args);
+    case 'watch':
+      return watch(args);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof DiagnosticsError) {
+      process.stderr.write(`offthread: ${err.message}\n`);
+      process.exitCode = err.code === DiagnosticsErrorCode.USAGE ? 2 : 3;
+    } else {
+      process.stderr.write(`offthread: unexpected error: ${(err as Error)?.stack ?? err}\n`);
+      process.exitCode = 3;
+    }
+  },
+);

@@ -1,0 +1,77 @@
+import type { Sample } from '../types.js';
+import type { CliArgs } from './args.js';
+import { ChildRun, type RunState } from './runner.js';
+
+const bar = (share: number, width = 20) => {
+  const n = Math.max(0, Math.min(width, Math.round(share * width)));
+  return `[${'#'.repeat(n)}${'.'.repeat(width - n)}]`;
+};
+
+/** One frame of the live view. */
+export function renderWatch(state: RunState, target: string[], elapsedMs: number, appLines: string[]): string {
+  const s: Sample | undefined = state.samples[state.samples.length - 1];
+  const out: string[] = [];
+  out.push(`offthread watch · ${target.join(' ')} · pid ${state.hello?.pid ?? '?'} · ${(elapsedMs / 1000).toFixed(0)}s · Ctrl+C to stop`);
+  out.push('');
+  if (!s) {
+    out.push('waiting for the first sample…');
+  } else {
+    const d = s.eventLoop.delay;
+    const tp = s.threadpool;
+    out.push(`event loop   ELU ${bar(s.eventLoop.utilization)} ${Math.round(s.eventLoop.utilization * 100)}%`);
+    out.push(`             delay p50 ${d.p50} ms · p99 ${d.p99} ms · max ${d.max} ms · blocks ${s.eventLoop.blockCount} (total ${state.blocks.length})`);
+    const last = state.blocks[state.blocks.length - 1];
+    if (last) {
+      const f = last.stack[0];
+      out.push(`             last block ${Math.round(last.duration)} ms${f ? ` in ${f.functionName} (${f.file}:${f.line})` : ''}`);
+    }
+    out.push(`thread pool  busy ${bar(tp.utilization)} ${Math.round(tp.utilization * 100)}% · size ${tp.size} · in flight ${tp.inFlight.total} · queued ${tp.queued.total} (peak ${tp.peak.queued})`);
+    out.push(`             wait p99 ${tp.wait.p99} ms · canary p99 ${tp.probe.p99} ms · saturation ${Math.round(tp.saturation * 100)}% · recommended ${tp.recommendedSize}`);
+    out.push(`process      CPU ${Math.round(s.process.cpu.percent)}% · RSS ${Math.round(s.process.memory.rss / 1048576)} MB · heap ${Math.round(s.process.memory.heapUsed / 1048576)} MB`);
+  }
+  out.push('');
+  out.push('app output (last lines):');
+  for (const l of appLines.slice(-5)) out.push(`  ${l.slice(0, 160)}`);
+  return out.join('\n');
+}
+
+/** `offthread watch`: a live view refreshed every second. Returns the exit code. */
+export async function watch(args: CliArgs): Promise<number> {
+  const appLines: string[] = [];
+  const collect = (chunk: string) => {
+    for (const l of chunk.split('\n')) if (l.trim()) appLines.push(l);
+    if (appLines.length > 50) appLines.splice(0, appLines.length - 50);
+  };
+  const run = new ChildRun({
+    target: args.target,
+    monitor: { sampleInterval: args.sampleInterval, blockThreshold: args.blockThreshold },
+    stdout: 'pipe',
+    onStdout: collect,
+    onStderr: collect,
+  });
+  const tty = Boolean(process.stdout.isTTY);
+  const draw = () => {
+    const frame = renderWatch(run.state, args.target, Date.now() - run.startedAt, appLines);
+    // On a terminal redraw in place; elsewhere append frames separated by a rule.
+    process.stdout.write(tty ? `\x1b[H\x1b[2J${frame}\n` : `${frame}\n${'-'.repeat(40)}\n`);
+  };
+  const timer = setInterval(draw, 1000);
+  const stopAt = args.duration ? setTimeout(() => void run.stop(), args.duration) : null;
+  const onSigint = () => void run.stop();
+  process.on('SIGINT', onSigint);
+  try {
+    const exit = await run.exited;
+    draw();
+    if (!run.stopRequested && exit.code !== 0) {
+      process.stderr.write(
+        `offthread: "${args.target.join(' ')}" exited with ${exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`}\n`,
+      );
+      return 3;
+    }
+    return 0;
+  } finally {
+    clearInterval(timer);
+    if (stopAt) clearTimeout(stopAt);
+    process.off('SIGINT', onSigint);
+  }
+}

@@ -1,0 +1,149 @@
+import type { RunReport } from './report.js';
+import type { Sample } from './types.js';
+import { formatFrame } from './verdict.js';
+
+const esc = (s: unknown) =>
+  String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+interface Series {
+  name: string;
+  color: string;
+  values: number[];
+}
+
+/** A line chart as inline SVG; x is seconds since the run started. */
+function chart(title: string, unit: string, xs: number[], series: Series[], fixedMax?: number): string {
+  const W = 560;
+  const H = 180;
+  const L = 48;
+  const B = 24;
+  const T = 10;
+  const R = 10;
+  const all = series.flatMap((s) => s.values);
+  const max = fixedMax ?? Math.max(1e-9, ...all) * 1.1;
+  const xMax = Math.max(1, ...xs);
+  const x = (v: number) => L + (v / xMax) * (W - L - R);
+  const y = (v: number) => T + (1 - Math.min(v, max) / max) * (H - T - B);
+  const grid: string[] = [];
+  for (let i = 0; i <= 4; i++) {
+    const v = (max * i) / 4;
+    grid.push(
+      `<line x1="${L}" x2="${W - R}" y1="${y(v)}" y2="${y(v)}" class="grid"/><text x="${L - 6}" y="${y(v) + 4}" text-anchor="end">${esc(v >= 10 ? Math.round(v) : Math.round(v * 100) / 100)}</text>`,
+    );
+  }
+  grid.push(
+    `<text x="${L}" y="${H - 6}">0 s</text><text x="${W - R}" y="${H - 6}" text-anchor="end">${esc(Math.round(xMax))} s</text>`,
+  );
+  const lines = series
+    .map((s) => {
+      if (s.values.length === 0) return '';
+      const pts = s.values.map((v, i) => `${x(xs[i] ?? 0).toFixed(1)},${y(v).toFixed(1)}`).join(' ');
+      const dots =
+        s.values.length <= 60
+          ? s.values.map((v, i) => `<circle cx="${x(xs[i] ?? 0).toFixed(1)}" cy="${y(v).toFixed(1)}" r="2.2" fill="${s.color}"/>`).join('')
+          : '';
+      return `<polyline class="series" points="${pts}" fill="none" stroke="${s.color}" stroke-width="2"/>${dots}`;
+    })
+    .join('');
+  const legend = series
+    .map((s) => `<span class="key"><i style="background:${s.color}"></i>${esc(s.name)}</span>`)
+    .join('');
+  return `<figure class="chart"><figcaption>${esc(title)} <small>(${esc(unit)})</small></figcaption>
+<svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${esc(title)}">${grid.join('')}${lines}</svg>
+<div class="legend">${legend}</div></figure>`;
+}
+
+const CSS = `
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;max-width:1200px;padding:0 16px;color:#1d2330;background:#fafbfc}
+h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:28px 0 8px}
+.meta{color:#5b6475}.verdict{padding:12px 16px;border-radius:8px;margin:16px 0;font-weight:600}
+.bad{background:#fdecec;border:1px solid #f2b8b8}.good{background:#e9f7ef;border:1px solid #b6e2c6}
+.finding{background:#fff;border:1px solid #e3e6eb;border-radius:8px;padding:10px 16px;margin:10px 0}
+.finding h3{margin:4px 0 6px;font-size:15px}.rec{color:#1b5e9e}
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(560px,1fr));gap:16px}
+.chart{background:#fff;border:1px solid #e3e6eb;border-radius:8px;margin:0;padding:10px}
+.chart figcaption{font-weight:600;margin-bottom:4px}.chart svg{max-width:100%;height:auto;display:block}
+.chart text{font-size:10px;fill:#6b7385}.grid{stroke:#eceef2}
+.legend{font-size:12px;color:#4a5262}.key{margin-right:14px}.key i{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:4px}
+table{border-collapse:collapse;background:#fff;font-size:13px}td,th{border:1px solid #e3e6eb;padding:4px 8px;text-align:left}
+pre{background:#fff;border:1px solid #e3e6eb;border-radius:6px;padding:8px;overflow:auto;font-size:12px;margin:4px 0 12px}
+`;
+
+/**
+ * Render a run report as one self-contained HTML page (inline CSS and SVG, no scripts, no
+ * network): verdict, event-loop delay and utilization over time, thread-pool queue and wait
+ * over time, and every block with its stack.
+ */
+export function renderHtmlReport(report: RunReport): string {
+  const samples: Sample[] = report.samples;
+  const t0 = samples[0]?.start ?? report.startedAt;
+  const xs = samples.map((s) => (s.end - t0) / 1000);
+  const v = report.verdict;
+  const s = report.sinceStart;
+  const findings = v.findings
+    .map(
+      (f) => `<div class="finding"><h3>${esc(f.title)}</h3><ul>${f.evidence.map((e) => `<li>${esc(e)}</li>`).join('')}</ul><p class="rec">→ ${esc(f.recommendation)}</p></div>`,
+    )
+    .join('');
+  const charts = [
+    chart('Event-loop delay', 'ms', xs, [
+      { name: 'p50', color: '#4c9be8', values: samples.map((x) => x.eventLoop.delay.p50) },
+      { name: 'p99', color: '#e8833a', values: samples.map((x) => x.eventLoop.delay.p99) },
+      { name: 'max', color: '#d64545', values: samples.map((x) => x.eventLoop.delay.max) },
+    ]),
+    chart(
+      'Event-loop utilization',
+      '%',
+      xs,
+      [{ name: 'ELU', color: '#7a5cd6', values: samples.map((x) => x.eventLoop.utilization * 100) }],
+      100,
+    ),
+    chart('Thread-pool queue', 'requests', xs, [
+      { name: 'peak queued', color: '#d64545', values: samples.map((x) => x.threadpool.peak.queued) },
+      { name: 'peak in flight', color: '#4c9be8', values: samples.map((x) => x.threadpool.peak.inFlight) },
+    ]),
+    chart('Thread-pool wait', 'ms', xs, [
+      { name: 'wait p99', color: '#e8833a', values: samples.map((x) => x.threadpool.wait.p99) },
+      { name: 'canary p99', color: '#2e9e6a', values: samples.map((x) => x.threadpool.probe.p99) },
+    ]),
+  ].join('');
+  const blocks = [...report.blocks]
+    .sort((a, b) => b.duration - a.duration)
+    .slice(0, 20)
+    .map(
+      (b) => `<h3>${esc(Math.round(b.duration))} ms at +${esc(((b.start - t0) / 1000).toFixed(1))} s${b.stack[0] ? ` in ${esc(b.stack[0].functionName)}` : ''}</h3>
+<pre>${b.stack.length ? b.stack.slice(0, 12).map((f) => `at ${esc(formatFrame(f))}`).join('\n') : '(no stack: profiler off)'}</pre>`,
+    )
+    .join('');
+  const tp = s?.threadpool;
+  const el = s?.eventLoop;
+  const table = s
+    ? `<table><tr><th>Metric</th><th>Value</th></tr>
+<tr><td>Event-loop delay p50 / p99 / max</td><td>${el!.delay.p50} / ${el!.delay.p99} / ${el!.delay.max} ms</td></tr>
+<tr><td>Event-loop utilization</td><td>${Math.round(el!.utilization * 100)}%</td></tr>
+<tr><td>Blocks</td><td>${el!.blockCount} (${Math.round(el!.blockedTime)} ms)</td></tr>
+<tr><td>Thread pool size / recommended</td><td>${tp!.size} / ${tp!.recommendedSize}</td></tr>
+<tr><td>Thread-pool peak in flight / queued</td><td>${tp!.peak.inFlight} / ${tp!.peak.queued}</td></tr>
+<tr><td>Queue wait p50 / p99 / max</td><td>${tp!.wait.p50} / ${tp!.wait.p99} / ${tp!.wait.max} ms</td></tr>
+<tr><td>Saturation</td><td>${Math.round(tp!.saturation * 100)}%</td></tr>
+<tr><td>CPU</td><td>${Math.round(s.process.cpu.percent)}% of a core</td></tr>
+<tr><td>RSS / heap used</td><td>${Math.round(s.process.memory.rss / 1048576)} / ${Math.round(s.process.memory.heapUsed / 1048576)} MB</td></tr>
+</table>`
+    : '<p>No measurements.</p>';
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>offthread doctor: ${esc(report.command.join(' '))}</title><style>${CSS}</style></head>
+<body>
+<h1>offthread doctor</h1>
+<div class="meta"><code>${esc(report.command.join(' '))}</code> · ${esc(report.node ?? '')} · ran ${(report.duration / 1000).toFixed(1)} s · ${esc(new Date(report.startedAt).toISOString())}${report.load ? ` · load ${report.load.connections} connections, ${Math.round(report.load.requests.average)} req/s` : ''}</div>
+<div class="verdict ${v.kind === 'healthy' ? 'good' : 'bad'}">${v.kind === 'healthy' ? '✔ Healthy' : `✖ ${esc(v.findings.map((f) => f.title).join(' + '))}`}</div>
+${findings}
+<h2>Over time</h2>
+<div class="charts">${charts}</div>
+<h2>Whole run</h2>
+${table}
+<h2>Blocks (${report.blocks.length})</h2>
+${blocks || '<p>No event-loop blocks.</p>'}
+</body></html>
+`;
+}

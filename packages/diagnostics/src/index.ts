@@ -1,0 +1,41 @@
+export { DiagnosticsError, DiagnosticsErrorCode } from './errors.js';
+export {
+  createOpenTelemetryBridge,
+  type OpenTelemetryBridge,
+  type OpenTelemetryBridgeOptions,
+} from './exporters/opentelemetry.js';
+export {
+  createPrometheusCollector,
+  type PrometheusCollector,
+  type PrometheusCollectorOptions,
+} from './exporters/prometheus.js';
+export { renderHtmlReport } from './html.js';
+export { createMonitor, type Monitor, type MonitorEvents } from './monitor.js';
+export { defaultMonitorOptions, type MonitorOptions } from './options.js';
+export { formatReport, type LoadSummary, type RunReport } from './report.js';
+export { threadpoolSize } from './threadpool.js';
+export type {
+  Block,
+  DelayStats,
+  EventLoopStats,
+  HotFunction,
+  LoopCounters,
+  ProcessStats,
+  ProfileStats,
+  Sample,
+  Snapshot,
+  StackFrame,
+  ThreadpoolCounts,
+  ThreadpoolStats,
+  WaitStats,
+} from './types.js';
+export {
+  type DiagnoseInput,
+  type DiagnoseOptions,
+  defaultDiagnoseOptions,
+  diagnose,
+  type Finding,
+  formatFrame,
+  type Verdict,
+  type VerdictKind,
+} from './verdict.js';

@@ -1,0 +1,386 @@
+import { EventEmitter } from 'node:events';
+import {
+  type EventLoopUtilization,
+  type IntervalHistogram,
+  monitorEventLoopDelay,
+  performance,
+} from 'node:perf_hooks';
+import { DiagnosticsError, DiagnosticsErrorCode } from './errors.js';
+import { type MonitorOptions, resolveMonitorOptions } from './options.js';
+import { attribute, type CpuProfile, HotFunctionTable, RollingProfiler } from './profiler.js';
+import { round } from './stats.js';
+import { disabledThreadpoolStats, ThreadpoolTracker } from './threadpool.js';
+import type {
+  Block,
+  DelayStats,
+  EventLoopStats,
+  LoopCounters,
+  ProcessStats,
+  Sample,
+  Snapshot,
+} from './types.js';
+
+/** Events of a {@link Monitor}. */
+export interface MonitorEvents {
+  /** An event-loop block longer than `blockThreshold` ended. */
+  block: [block: Block];
+  /** A sample interval ended. */
+  sample: [sample: Sample];
+}
+
+/** The object {@link createMonitor} returns. */
+export interface Monitor extends EventEmitter<MonitorEvents> {
+  /** The resolved options. */
+  readonly options: Readonly<Required<MonitorOptions>>;
+  /** Whether the monitor is running. */
+  readonly running: boolean;
+  /** Start measuring. Idempotent. */
+  start(): this;
+  /** Stop measuring and release timers, hooks and the profiler. Idempotent. */
+  stop(): this;
+  /**
+   * The last sample interval and everything since start. Works after `stop()` (frozen).
+   * @throws {DiagnosticsError} ERR_OFFTHREAD_DIAG_NOT_STARTED before the first `start()`.
+   */
+  snapshot(): Snapshot;
+  /** Samples kept so far, oldest first (at most `maxSamples`). */
+  history(): Sample[];
+}
+
+const NS = 1e6;
+
+function uvCounters(): LoopCounters | null {
+  const info = (performance.nodeTiming as { uvMetricsInfo?: LoopCounters }).uvMetricsInfo;
+  if (!info || typeof info.loopCount !== 'number') return null;
+  return { loopCount: info.loopCount, events: info.events, eventsWaiting: info.eventsWaiting };
+}
+
+function delayStats(h: IntervalHistogram, resolutionMs: number): DelayStats {
+  if (h.count === 0) return { min: 0, mean: 0, p50: 0, p90: 0, p99: 0, max: 0, count: 0 };
+  // The native timer records its full period; lateness is what exceeds the resolution.
+  const ms = (ns: number) => round(Math.max(0, ns / NS - resolutionMs));
+  return {
+    min: ms(h.min),
+    mean: ms(h.mean),
+    p50: ms(h.percentile(50)),
+    p90: ms(h.percentile(90)),
+    p99: ms(h.percentile(99)),
+    max: ms(h.max),
+    count: h.count,
+  };
+}
+
+class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
+  readonly options: Readonly<Required<MonitorOptions>>;
+  private started = false;
+  private active = false;
+  private startedAt = 0;
+  private eld: IntervalHistogram | null = null;
+  /** A second native histogram that is never reset: ELD histograms cannot be merged. */
+  private total: IntervalHistogram | null = null;
+  private eluStart: EventLoopUtilization | null = null;
+  private eluLast: EventLoopUtilization | null = null;
+  private cpuStart: NodeJS.CpuUsage | null = null;
+  private cpuLast: NodeJS.CpuUsage | null = null;
+  private uvStart: LoopCounters | null = null;
+  private uvLast: LoopCounters | null = null;
+  private intervalStart = 0;
+  private sampleTimer: NodeJS.Timeout | null = null;
+  private beatTimer: NodeJS.Timeout | null = null;
+  private lastBeat = 0;
+  private lastRoll = 0;
+  private beatEvery: number;
+  private blocksInterval: Block[] = [];
+  private recentBlocks: Block[] = [];
+  private blockCount = 0;
+  private blockedTime = 0;
+  private intervalBlockedTime = 0;
+  private tracker: ThreadpoolTracker | null = null;
+  private profiler: RollingProfiler | null = null;
+  private hot = new HotFunctionTable();
+  private profSamples = 0;
+  private profIdle = 0;
+  private totalProfSamples = 0;
+  private totalProfIdle = 0;
+  private lastSample: Sample | null = null;
+  private samples: Sample[] = [];
+  private frozen: Snapshot | null = null;
+
+  constructor(options: MonitorOptions) {
+    super();
+    this.options = Object.freeze(resolveMonitorOptions(options));
+    // Beat often enough to see a block soon after it ends, but not more than ~50 times a second.
+    this.beatEvery = Math.max(20, Math.min(100, this.options.blockThreshold / 2));
+  }
+
+  get running(): boolean {
+    return this.active;
+  }
+
+  start(): this {
+    if (this.active) return this;
+    const o = this.options;
+    this.active = true;
+    this.started = true;
+    this.frozen = null;
+    this.startedAt = Date.now();
+    this.intervalStart = this.startedAt;
+    this.eld = monitorEventLoopDelay({ resolution: o.delayResolution });
+    this.eld.enable();
+    this.total = monitorEventLoopDelay({ resolution: o.delayResolution });
+    this.total.enable();
+    this.eluStart = this.eluLast = performance.eventLoopUtilization();
+    this.cpuStart = this.cpuLast = process.cpuUsage();
+    this.uvStart = this.uvLast = uvCounters();
+    if (o.threadpool) {
+      this.tracker = new ThreadpoolTracker(o.probeInterval);
+      this.tracker.start();
+    }
+    if (o.profileBlocks) {
+      const p = new RollingProfiler(o.profilerInterval);
+      if (p.init()) {
+        this.profiler = p;
+        p.start();
+      }
+    }
+    this.lastBeat = this.lastRoll = performance.now();
+    this.scheduleBeat();
+    this.sampleTimer = setInterval(() => this.takeSample(), o.sampleInterval);
+    this.sampleTimer.unref();
+    return this;
+  }
+
+  private scheduleBeat(): void {
+    this.beatTimer = setTimeout(() => this.beat(), this.beatEvery);
+    this.beatTimer.unref();
+  }
+
+  /** A heartbeat timer: when it fires late by more than blockThreshold, the loop was blocked. */
+  private beat(): void {
+    const now = performance.now();
+    const late = now - this.lastBeat - this.beatEvery;
+    if (late >= this.options.blockThreshold) this.onBlock(this.lastBeat, now, late);
+    else if (this.profiler && now - this.lastRoll > 10_000) this.roll();
+    this.lastBeat = performance.now();
+    this.scheduleBeat();
+  }
+
+  private roll(): CpuProfile | null {
+    const profile = this.profiler?.roll() ?? null;
+    this.lastRoll = performance.now();
+    if (profile) {
+      const { samples, idle } = this.hot.add(profile);
+      this.profSamples += samples;
+      this.profIdle += idle;
+      this.totalProfSamples += samples;
+      this.totalProfIdle += idle;
+    }
+    return profile;
+  }
+
+  private onBlock(fromMs: number, toMs: number, late: number): void {
+    // performance.now() and V8 profile times share the monotonic clock; only the origin differs.
+    const originUs = Number(process.hrtime.bigint() / 1000n) - performance.now() * 1000;
+    let duration = late;
+    let startPerf = toMs - late;
+    let stack: Block['stack'] = [];
+    let samples = 0;
+    let share = 0;
+    const profile = this.profiler ? this.roll() : null;
+    if (profile) {
+      const a = attribute(profile, fromMs * 1000 + originUs, toMs * 1000 + originUs);
+      stack = a.stack;
+      samples = a.samples;
+      share = a.share;
+      if (a.samples >= 3) {
+        // The busy span in the profile is tighter than the timer's lateness.
+        const span = (a.lastUs - a.firstUs) / 1000 + this.options.profilerInterval / 1000;
+        if (span >= this.options.blockThreshold && span <= toMs - fromMs) {
+          duration = span;
+          startPerf = (a.firstUs - originUs) / 1000;
+        }
+      }
+    }
+    const block: Block = {
+      start: Math.round(performance.timeOrigin + startPerf),
+      duration: round(duration),
+      stack,
+      samples,
+      share,
+    };
+    this.blockCount++;
+    this.blockedTime += block.duration;
+    this.intervalBlockedTime += block.duration;
+    this.blocksInterval.push(block);
+    this.recentBlocks.push(block);
+    if (this.recentBlocks.length > this.options.maxBlocks) this.recentBlocks.shift();
+    this.emit('block', block);
+  }
+
+  private processStats(from: NodeJS.CpuUsage, elapsedMs: number): ProcessStats {
+    const cpu = process.cpuUsage(from);
+    const mem = process.memoryUsage();
+    return {
+      cpu: {
+        user: round(cpu.user / 1000),
+        system: round(cpu.system / 1000),
+        percent: round(((cpu.user + cpu.system) / 1000 / Math.max(1, elapsedMs)) * 100),
+      },
+      memory: {
+        rss: mem.rss,
+        heapUsed: mem.heapUsed,
+        heapTotal: mem.heapTotal,
+        external: mem.external,
+      },
+    };
+  }
+
+  private loopDelta(from: LoopCounters | null): LoopCounters | null {
+    const now = uvCounters();
+    if (!now || !from) return now;
+    return {
+      loopCount: now.loopCount - from.loopCount,
+      events: now.events - from.events,
+      eventsWaiting: now.eventsWaiting - from.eventsWaiting,
+    };
+  }
+
+  private takeSample(): Sample {
+    const end = Date.now();
+    const eld = this.eld!;
+    const res = this.options.delayResolution;
+    const delay = delayStats(eld, res);
+    eld.reset();
+    const elu = performance.eventLoopUtilization();
+    let utilization = performance.eventLoopUtilization(elu, this.eluLast!).utilization;
+    this.eluLast = elu;
+    if (this.profiler) {
+      this.roll();
+      if (this.profSamples > 0) utilization = this.profilerUtilization(this.profSamples, this.profIdle);
+      this.profSamples = this.profIdle = 0;
+    }
+    const eventLoop: EventLoopStats = {
+      delay,
+      utilization: round(utilization),
+      blockCount: this.blocksInterval.length,
+      blockedTime: round(this.intervalBlockedTime),
+      blocks: this.blocksInterval,
+      loop: this.loopDelta(this.uvLast),
+    };
+    this.uvLast = uvCounters();
+    this.blocksInterval = [];
+    this.intervalBlockedTime = 0;
+    const proc = this.processStats(this.cpuLast!, end - this.intervalStart);
+    this.cpuLast = process.cpuUsage();
+    const sample: Sample = {
+      start: this.intervalStart,
+      end,
+      duration: end - this.intervalStart,
+      eventLoop,
+      threadpool: this.tracker ? this.tracker.sample() : disabledThreadpoolStats(),
+      process: proc,
+    };
+    this.intervalStart = end;
+    this.lastSample = sample;
+    this.samples.push(sample);
+    if (this.samples.length > this.options.maxSamples) this.samples.shift();
+    this.emit('sample', sample);
+    return sample;
+  }
+
+  /**
+   * While V8's profiler runs, its SIGPROF signals interrupt epoll_wait and libuv stops counting
+   * the rest of the wait as idle, so ELU reads far too high (about 0.7 for an idle app). The
+   * profiler's own samples tell idle from busy, so utilization comes from them instead.
+   */
+  private profilerUtilization(samples: number, idle: number): number {
+    return 1 - idle / samples;
+  }
+
+  private sinceStart(): Sample {
+    const end = Date.now();
+    const utilization =
+      this.totalProfSamples > 0
+        ? this.profilerUtilization(this.totalProfSamples, this.totalProfIdle)
+        : performance.eventLoopUtilization(performance.eventLoopUtilization(), this.eluStart!)
+            .utilization;
+    return {
+      start: this.startedAt,
+      end,
+      duration: end - this.startedAt,
+      eventLoop: {
+        delay: delayStats(this.total!, this.options.delayResolution),
+        utilization: round(utilization),
+        blockCount: this.blockCount,
+        blockedTime: round(this.blockedTime),
+        blocks: [...this.recentBlocks],
+        loop: this.loopDelta(this.uvStart),
+      },
+      threadpool: this.tracker ? this.tracker.sinceStart() : disabledThreadpoolStats(),
+      process: this.processStats(this.cpuStart!, end - this.startedAt),
+    };
+  }
+
+  snapshot(): Snapshot {
+    if (this.frozen) return this.frozen;
+    if (!this.started) {
+      throw new DiagnosticsError(
+        DiagnosticsErrorCode.NOT_STARTED,
+        'snapshot() was called before start(); call monitor.start() first',
+      );
+    }
+    return {
+      startedAt: this.startedAt,
+      time: Date.now(),
+      interval: this.lastSample,
+      sinceStart: this.sinceStart(),
+      profile: this.hot.stats(this.profiler !== null),
+    };
+  }
+
+  history(): Sample[] {
+    return [...this.samples];
+  }
+
+  stop(): this {
+    if (!this.active) return this;
+    // Close the open interval so its data is not lost, then freeze the totals.
+    if (Date.now() - this.intervalStart >= Math.min(250, this.options.sampleInterval)) {
+      this.takeSample();
+    }
+    if (this.profiler) {
+      const last = this.profiler.stop();
+      if (last) {
+        const { samples, idle } = this.hot.add(last);
+        this.totalProfSamples += samples;
+        this.totalProfIdle += idle;
+      }
+    }
+    const snap = this.snapshot();
+    this.profiler = null;
+    if (this.sampleTimer) clearInterval(this.sampleTimer);
+    if (this.beatTimer) clearTimeout(this.beatTimer);
+    this.sampleTimer = this.beatTimer = null;
+    this.eld?.disable();
+    this.total?.disable();
+    this.tracker?.stop();
+    this.tracker = null;
+    this.active = false;
+    this.frozen = snap;
+    return this;
+  }
+}
+
+/**
+ * Create an event-loop and thread-pool monitor for the current thread. It does nothing until
+ * `start()`; all its timers are unref'd, so it never keeps a process alive.
+ *
+ * @param options See {@link MonitorOptions}; every field is optional.
+ * @throws {TypeError|RangeError} When an option has the wrong type or range, naming it.
+ * @example
+ * const monitor = createMonitor({ blockThreshold: 50 }).start();
+ * monitor.on('block', (b) => console.warn(`blocked ${b.duration} ms in`, b.stack[0]));
+ */
+export function createMonitor(options: MonitorOptions = {}): Monitor {
+  return new MonitorImpl(options);
+}

@@ -1,0 +1,164 @@
+/** One frame of a JavaScript stack, top of stack first in arrays. */
+export interface StackFrame {
+  /** Function name, or `(anonymous)`. */
+  functionName: string;
+  /** Script URL as V8 reports it (`file:///...`, `node:...`, or empty for native code). */
+  url: string;
+  /** File path when the URL is a `file:` URL or a path, else the URL. */
+  file: string;
+  /** 1-based line. 0 when unknown. */
+  line: number;
+  /** 1-based column. 0 when unknown. */
+  column: number;
+}
+
+/** An event-loop block: a stall longer than `blockThreshold`. */
+export interface Block {
+  /** When the block started, epoch ms (estimated from the profile, else from the timer). */
+  start: number;
+  /** How long the loop was blocked, in ms. */
+  duration: number;
+  /** The stack that ran most during the block, top frame first; empty without the profiler. */
+  stack: StackFrame[];
+  /** Profiler samples that fell inside the block (0 without the profiler). */
+  samples: number;
+  /** Share (0..1) of the block's samples whose top user frame is `stack[0]`. */
+  share: number;
+}
+
+/** Event-loop delay distribution in ms (the timer lateness, resolution subtracted). */
+export interface DelayStats {
+  min: number;
+  mean: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  /** Number of timer measurements behind these numbers. */
+  count: number;
+}
+
+/** libuv loop counters from `performance.nodeTiming.uvMetricsInfo`, where Node has them. */
+export interface LoopCounters {
+  /** Loop iterations in the period. */
+  loopCount: number;
+  /** Events processed in the period. */
+  events: number;
+  /** Events that were waiting when the provider polled, in the period. */
+  eventsWaiting: number;
+}
+
+export interface EventLoopStats {
+  delay: DelayStats;
+  /** Event-loop utilization (0..1) over the period: the share of time the loop was not idle. */
+  utilization: number;
+  /** Number of blocks in the period. */
+  blockCount: number;
+  /** Sum of block durations in the period, ms. */
+  blockedTime: number;
+  /** Blocks in the period (for `sinceStart`: the most recent `maxBlocks`). */
+  blocks: Block[];
+  /** libuv counters, or null on Node versions without `uvMetricsInfo`. */
+  loop: LoopCounters | null;
+}
+
+/** Counts of thread-pool requests by kind. */
+export interface ThreadpoolCounts {
+  total: number;
+  fs: number;
+  dns: number;
+  crypto: number;
+  zlib: number;
+  other: number;
+}
+
+/** Wait distribution in ms. */
+export interface WaitStats {
+  p50: number;
+  p99: number;
+  max: number;
+  count: number;
+}
+
+export interface ThreadpoolStats {
+  /** Whether thread-pool tracking is on (all numbers are 0 when it is off). */
+  enabled: boolean;
+  /** Effective UV_THREADPOOL_SIZE (libuv default 4, clamped to 1..1024). */
+  size: number;
+  /** Requests submitted and not yet completed (running + queued), at the end of the period. */
+  inFlight: ThreadpoolCounts;
+  /** Requests waiting for a free thread, at the end of the period. */
+  queued: ThreadpoolCounts;
+  /** Highest in-flight and queued counts seen during the period. */
+  peak: { inFlight: number; queued: number };
+  /** Requests completed in the period. */
+  completed: number;
+  /** Time requests waited for a thread (FIFO model over the counted requests), ms. */
+  wait: WaitStats;
+  /** Round trip of the 1-byte canary request, ms: queue wait of any thread-pool work, plus callback delay. */
+  probe: WaitStats;
+  /** Share of the period (0..1) during which every thread was busy with counted requests. */
+  saturation: number;
+  /** Mean share of threads busy (0..1). */
+  utilization: number;
+  /** Suggested UV_THREADPOOL_SIZE. */
+  recommendedSize: number;
+  /** Why `recommendedSize` is what it is. */
+  reason: string;
+}
+
+export interface ProcessStats {
+  /** CPU time over the period, ms, and as % of one core. */
+  cpu: { user: number; system: number; percent: number };
+  /** Memory at the end of the period, bytes. */
+  memory: { rss: number; heapUsed: number; heapTotal: number; external: number };
+}
+
+/** A user function that was on top of the (user part of the) stack in CPU samples. */
+export interface HotFunction {
+  frame: StackFrame;
+  /** Samples with this function as top user frame. */
+  samples: number;
+  /** Share (0..1) of all busy (non-idle) samples. */
+  share: number;
+}
+
+/** Where the main thread's CPU time went, from the rolling CPU profile. */
+export interface ProfileStats {
+  /** Whether the profiler ran. */
+  enabled: boolean;
+  /** All samples. */
+  samples: number;
+  /** Samples when JS or GC ran (not idle/program). */
+  busySamples: number;
+  /** Busy samples with a user frame (not node: internals, not node_modules) on the stack. */
+  userSamples: number;
+  /** Top user functions. */
+  hotFunctions: HotFunction[];
+}
+
+/** Measurements over one period (a sample interval, or since start). */
+export interface Sample {
+  /** Period start and end, epoch ms. */
+  start: number;
+  end: number;
+  /** Length of the period, ms. */
+  duration: number;
+  eventLoop: EventLoopStats;
+  threadpool: ThreadpoolStats;
+  process: ProcessStats;
+}
+
+/** What {@link Monitor.snapshot} returns. */
+export interface Snapshot {
+  /** Epoch ms when the monitor started. */
+  startedAt: number;
+  /** Epoch ms of this snapshot. */
+  time: number;
+  /** The last completed sample interval, or null before the first one. */
+  interval: Sample | null;
+  /** Everything since `start()`. */
+  sinceStart: Sample;
+  /** CPU profile summary since start. */
+  profile: ProfileStats;
+}

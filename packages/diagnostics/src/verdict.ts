@@ -1,0 +1,160 @@
+import { isUserFrame } from './profiler.js';
+import type { Block, ProfileStats, Sample, StackFrame } from './types.js';
+
+/** The verdict categories, most severe first. */
+export type VerdictKind = 'event-loop-blocked' | 'threadpool-saturated' | 'cpu-bound' | 'healthy';
+
+/** One problem found, with the numbers behind it and what to do. */
+export interface Finding {
+  kind: Exclude<VerdictKind, 'healthy'>;
+  /** One-line title, e.g. "Event loop blocked". */
+  title: string;
+  /** Measurements that support the finding. */
+  evidence: string[];
+  /** What to change. */
+  recommendation: string;
+}
+
+/** The outcome of {@link diagnose}. */
+export interface Verdict {
+  /** The most severe finding's kind, or `healthy`. */
+  kind: VerdictKind;
+  /** All findings, most severe first. Empty when healthy. */
+  findings: Finding[];
+  /** Human-readable one-line summary. */
+  summary: string;
+}
+
+/** Thresholds of {@link diagnose}. Every field is optional. */
+export interface DiagnoseOptions {
+  /** Blocks longer than this count (ms). Defaults to 50. */
+  blockThreshold?: number;
+  /** Thread-pool queue wait p99 (ms) that counts as saturated. Defaults to 10. */
+  waitThreshold?: number;
+  /** Event-loop utilization (0..1) above which the loop counts as CPU-bound. Defaults to 0.9. */
+  cpuUtilization?: number;
+  /** Share (0..1) of busy CPU samples in user code needed for CPU-bound. Defaults to 0.5. */
+  cpuUserShare?: number;
+}
+
+/** The defaults of {@link DiagnoseOptions}. */
+export const defaultDiagnoseOptions: Required<DiagnoseOptions> = Object.freeze({
+  blockThreshold: 50,
+  waitThreshold: 10,
+  cpuUtilization: 0.9,
+  cpuUserShare: 0.5,
+});
+
+/** What {@link diagnose} reads: the since-start numbers, optionally the per-interval samples. */
+export interface DiagnoseInput {
+  sinceStart: Sample;
+  profile?: ProfileStats;
+  samples?: Sample[];
+  /** All blocks of the run (defaults to `sinceStart.eventLoop.blocks`). */
+  blocks?: Block[];
+}
+
+/** `fn (file:line:column)` */
+export function formatFrame(f: StackFrame): string {
+  return f.line > 0 ? `${f.functionName} (${f.file}:${f.line}:${f.column})` : `${f.functionName}`;
+}
+
+const ms = (n: number) => `${n >= 100 ? Math.round(n) : Math.round(n * 10) / 10} ms`;
+const pct = (n: number) => `${Math.round(n * 100)}%`;
+
+function offloadAdvice(fn: string): string {
+  return `Move ${fn} off the event loop: run it in a worker thread with @offthread/core (\`pool.run()\`), or wrap the handler with \`offThread()\` (Express) or \`@OffThread()\` (NestJS). If it cannot move, split it into chunks that yield (setImmediate) between them.`;
+}
+
+/** Group blocks by their top user frame; biggest total blocked time first. */
+export function blockCulprits(blocks: Block[]): { frame: StackFrame; count: number; time: number; max: number; stack: StackFrame[] }[] {
+  const by = new Map<string, { frame: StackFrame; count: number; time: number; max: number; stack: StackFrame[] }>();
+  for (const b of blocks) {
+    const top = b.stack[0];
+    if (!top || !isUserFrame(top)) continue;
+    const k = `${top.functionName} ${top.url}:${top.line}`;
+    const e = by.get(k) ?? { frame: top, count: 0, time: 0, max: 0, stack: b.stack };
+    e.count++;
+    e.time += b.duration;
+    e.max = Math.max(e.max, b.duration);
+    by.set(k, e);
+  }
+  return [...by.values()].sort((a, b) => b.time - a.time);
+}
+
+/**
+ * Turn measurements into a verdict: healthy, event-loop blocked, thread pool saturated or
+ * CPU-bound, each with evidence and a recommendation.
+ *
+ * @param input A snapshot (`monitor.snapshot()`) or the CLI's run data.
+ * @param options Thresholds; see {@link DiagnoseOptions}.
+ */
+export function diagnose(input: DiagnoseInput, options: DiagnoseOptions = {}): Verdict {
+  const o = { ...defaultDiagnoseOptions, ...options };
+  const s = input.sinceStart;
+  const el = s.eventLoop;
+  const tp = s.threadpool;
+  const blocks = input.blocks ?? el.blocks;
+  const findings: Finding[] = [];
+
+  // Event loop blocked: blocks attributed to user code, or a p99 delay above the threshold.
+  const culprits = blockCulprits(blocks);
+  const longBlocks = blocks.filter((b) => b.duration >= o.blockThreshold);
+  if (culprits.length > 0 || el.delay.p99 >= o.blockThreshold || longBlocks.length >= 3) {
+    const evidence = [
+      `${el.blockCount} block${el.blockCount === 1 ? '' : 's'} over ${o.blockThreshold} ms, ${ms(el.blockedTime)} blocked in total; delay p99 ${ms(el.delay.p99)}, max ${ms(el.delay.max)}`,
+    ];
+    let recommendation = offloadAdvice('the blocking code');
+    const top = culprits[0];
+    if (top) {
+      evidence.push(
+        `blocking function: ${formatFrame(top.frame)}, in ${top.count} block${top.count === 1 ? '' : 's'} (longest ${ms(top.max)})`,
+      );
+      for (const c of culprits.slice(1, 3)) {
+        evidence.push(`also: ${formatFrame(c.frame)}, in ${c.count} block${c.count === 1 ? '' : 's'}`);
+      }
+      recommendation = offloadAdvice(`\`${top.frame.functionName}\``);
+    }
+    findings.push({ kind: 'event-loop-blocked', title: 'Event loop blocked', evidence, recommendation });
+  }
+
+  // Thread pool saturated: requests queued and waited for a thread.
+  if (tp.enabled && tp.peak.queued > 0 && (tp.wait.p99 >= o.waitThreshold || tp.saturation >= 0.5)) {
+    findings.push({
+      kind: 'threadpool-saturated',
+      title: 'Thread pool saturated',
+      evidence: [
+        `UV_THREADPOOL_SIZE=${tp.size}; all threads busy ${pct(tp.saturation)} of the time; up to ${tp.peak.queued} requests queued`,
+        `queue wait p50 ${ms(tp.wait.p50)}, p99 ${ms(tp.wait.p99)}, max ${ms(tp.wait.max)} (canary p99 ${ms(tp.probe.p99)})`,
+        tp.reason,
+      ],
+      recommendation: `Set UV_THREADPOOL_SIZE=${tp.recommendedSize} in the environment before Node starts (e.g. \`UV_THREADPOOL_SIZE=${tp.recommendedSize} node app.js\`); setting it from JavaScript after the pool started has no effect. For CPU-heavy crypto/zlib, a worker pool (@offthread/core \`pool.run()\`) adds capacity without starving fs and dns.`,
+    });
+  }
+
+  // CPU-bound: the loop is busy nearly all the time, mostly in the app's own code.
+  const prof = input.profile;
+  const userShare = prof && prof.busySamples > 0 ? prof.userSamples / prof.busySamples : 0;
+  if (el.utilization >= o.cpuUtilization && prof?.enabled && userShare >= o.cpuUserShare) {
+    const hot = prof.hotFunctions.slice(0, 3);
+    const first = hot[0];
+    findings.push({
+      kind: 'cpu-bound',
+      title: 'CPU-bound',
+      evidence: [
+        `event-loop utilization ${pct(el.utilization)}; CPU ${Math.round(s.process.cpu.percent)}% of a core; ${pct(userShare)} of busy samples in your code`,
+        ...hot.map((h) => `hot: ${formatFrame(h.frame)} ${pct(h.share)} of CPU samples`),
+      ],
+      recommendation: first
+        ? offloadAdvice(`\`${first.frame.functionName}\``)
+        : offloadAdvice('the hottest functions'),
+    });
+  }
+
+  const kind: VerdictKind = findings.length > 0 ? findings[0]!.kind : 'healthy';
+  const summary =
+    kind === 'healthy'
+      ? `healthy: delay p99 ${ms(el.delay.p99)}, ELU ${pct(el.utilization)}, no thread-pool queueing`
+      : findings.map((f) => f.title.toLowerCase()).join(', ');
+  return { kind, findings, summary };
+}
