@@ -1,0 +1,211 @@
+import type { PoolOptions } from '@offthread/core';
+import type { LogLevel, Type } from '@nestjs/common';
+
+/**
+ * Options of `OffThreadModule.forRoot()`: every {@link PoolOptions} field (threads, queue,
+ * timeouts, resource limits...) plus the Nest-specific ones below. Every field is optional;
+ * see {@link defaultOffThreadModuleOptions}.
+ */
+export interface OffThreadModuleOptions extends PoolOptions {
+  /**
+   * The module each worker thread bootstraps (once, lazily) with
+   * `NestFactory.createApplicationContext()`. `@OffThread()` methods run on the instance this
+   * context resolves, so their constructor dependencies must be reachable from it. Keep it
+   * small: no HTTP, no database pools you do not need in a thread.
+   * Defaults to the module that declares each `@OffThread()` provider.
+   */
+  workerModule?: Type<unknown>;
+  /**
+   * The file that exports `workerModule` (absolute path or `file:` URL). Only needed when it
+   * cannot be found automatically: CommonJS apps (tsc, SWC, ts-node output) are searched,
+   * ES module apps are not. Defaults to the file found in the CommonJS module cache.
+   */
+  workerModuleFile?: string | URL;
+  /**
+   * Log levels of the Nest context in each thread (`false` for none). Defaults to
+   * `['error', 'warn']`.
+   */
+  workerLogger?: false | LogLevel[];
+  /**
+   * At start-up, bootstrap the worker context in a thread and resolve every `@OffThread()`
+   * provider there, so a provider the worker cannot construct fails `app.init()` instead of
+   * the first call. Defaults to true.
+   */
+  preflight?: boolean;
+  /**
+   * On application shutdown, how long (ms) running and queued calls may take to finish
+   * before they are rejected with ERR_OFFTHREAD_POOL_CLOSED. Defaults to 10 000.
+   */
+  shutdownTimeout?: number;
+  /**
+   * Abort the off-thread calls of an HTTP request when its client disconnects (queued calls are
+   * removed, running ones signalled then stopped). Defaults to true.
+   */
+  abortOnDisconnect?: boolean;
+  /**
+   * Answer pool errors raised while handling an HTTP request with HTTP errors: queue full
+   * → 503 with `Retry-After`, timeout → 504. Defaults to true.
+   */
+  httpErrors?: boolean;
+  /** Seconds sent in the `Retry-After` header of a 503 for a full queue. Defaults to 1. */
+  retryAfter?: number;
+  /**
+   * Your own error classes thrown inside `@OffThread()` methods, so they arrive as instances of
+   * their class (Nest's built-in HTTP exceptions are registered already). Defaults to none.
+   */
+  errors?: Array<new (...args: any[]) => Error>;
+}
+
+/** The defaults of the Nest-specific options (pool options default as in `@offthread/core`). */
+export const defaultOffThreadModuleOptions = {
+  workerLogger: ['error', 'warn'] as LogLevel[],
+  preflight: true,
+  shutdownTimeout: 10_000,
+  abortOnDisconnect: true,
+  httpErrors: true,
+  retryAfter: 1,
+};
+
+/** Options of one `@OffThread()` method. Every field is optional. */
+export interface OffThreadOptions {
+  /** Stop the call after this many ms of running (queue time excluded). Defaults to the pool's `taskTimeout`. */
+  timeout?: number;
+  /** Higher runs first among queued calls. Defaults to 0. */
+  priority?: number;
+  /**
+   * Picks the objects to move rather than copy from the call's arguments, e.g.
+   * `(buffer) => [buffer.buffer]`. Arguments wrapped in `transfer()` are moved too.
+   * Defaults to none.
+   */
+  transfer?: (...args: any[]) => readonly Transferable[];
+}
+
+type Transferable = import('node:worker_threads').Transferable;
+
+/** What `OffThreadModule` splits from the pool's options. */
+export const moduleOnlyKeys = [
+  'workerModule',
+  'workerModuleFile',
+  'workerLogger',
+  'preflight',
+  'shutdownTimeout',
+  'abortOnDisconnect',
+  'httpErrors',
+  'retryAfter',
+  'errors',
+] as const;
+
+export type ResolvedModuleOptions = Required<
+  Pick<OffThreadModuleOptions, 'workerLogger' | 'preflight' | 'shutdownTimeout' | 'abortOnDisconnect' | 'httpErrors' | 'retryAfter' | 'errors'>
+> & {
+  workerModule: Type<unknown> | undefined;
+  workerModuleFile: string | undefined;
+  pool: PoolOptions;
+};
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (value === null) return 'null';
+  if (typeof value === 'function') return `function ${value.name || '(anonymous)'}`;
+  if (typeof value === 'object') return Array.isArray(value) ? 'an array' : 'an object';
+  return String(value);
+}
+
+function checkBoolean(value: unknown, path: string): void {
+  if (value !== undefined && typeof value !== 'boolean') throw new TypeError(`${path} must be a boolean, got ${describe(value)}`);
+}
+
+function checkMs(value: unknown, path: string): void {
+  if (value === undefined) return;
+  if (typeof value !== 'number' || Number.isNaN(value)) {
+    throw new TypeError(`${path} must be a number of milliseconds, got ${describe(value)}`);
+  }
+  if (value < 0) throw new RangeError(`${path} must be a number of milliseconds >= 0, got ${value}`);
+}
+
+/**
+ * Validate `OffThreadModule` options and split them into pool options and module options.
+ * Pool options are validated by the Pool itself.
+ *
+ * @throws {TypeError | RangeError} naming the option, e.g. `options.workerModule must be a Nest module class`
+ */
+export function resolveModuleOptions(options: OffThreadModuleOptions | undefined): ResolvedModuleOptions {
+  if (options === undefined) options = {};
+  if (options === null || typeof options !== 'object') {
+    throw new TypeError(`OffThreadModule options must be an object, got ${describe(options)}`);
+  }
+  const o = options;
+  if (o.workerModule !== undefined && typeof o.workerModule !== 'function') {
+    throw new TypeError(
+      `options.workerModule must be a Nest module class (the class decorated with @Module()), got ${describe(o.workerModule)}`,
+    );
+  }
+  let workerModuleFile: string | undefined;
+  if (o.workerModuleFile !== undefined) {
+    const file = o.workerModuleFile;
+    if (file instanceof URL) workerModuleFile = file.href;
+    else if (typeof file === 'string' && (file.startsWith('file:') || /^(?:\/|[A-Za-z]:[\\/])/.test(file))) workerModuleFile = file;
+    else {
+      throw new TypeError(
+        `options.workerModuleFile must be an absolute path or a file: URL (new URL('./worker.module.js', import.meta.url)), got ${describe(file)}`,
+      );
+    }
+    if (o.workerModule === undefined) {
+      throw new TypeError('options.workerModuleFile needs options.workerModule: pass the module class too');
+    }
+  }
+  if (o.workerLogger !== undefined && o.workerLogger !== false && !Array.isArray(o.workerLogger)) {
+    throw new TypeError(`options.workerLogger must be false or an array of log levels like ['error', 'warn'], got ${describe(o.workerLogger)}`);
+  }
+  checkBoolean(o.preflight, 'options.preflight');
+  checkBoolean(o.abortOnDisconnect, 'options.abortOnDisconnect');
+  checkBoolean(o.httpErrors, 'options.httpErrors');
+  checkMs(o.shutdownTimeout, 'options.shutdownTimeout');
+  if (o.retryAfter !== undefined && (typeof o.retryAfter !== 'number' || !Number.isInteger(o.retryAfter) || o.retryAfter < 0)) {
+    throw new TypeError(`options.retryAfter must be a whole number of seconds >= 0, got ${describe(o.retryAfter)}`);
+  }
+  if (o.errors !== undefined && (!Array.isArray(o.errors) || o.errors.some((e) => typeof e !== 'function'))) {
+    throw new TypeError('options.errors must be an array of Error subclasses, like [ReportTooLargeError]');
+  }
+  const pool: Record<string, unknown> = { ...o };
+  for (const key of moduleOnlyKeys) delete pool[key];
+  const d = defaultOffThreadModuleOptions;
+  return {
+    workerModule: o.workerModule,
+    workerModuleFile,
+    workerLogger: o.workerLogger ?? d.workerLogger,
+    preflight: o.preflight ?? d.preflight,
+    shutdownTimeout: o.shutdownTimeout ?? d.shutdownTimeout,
+    abortOnDisconnect: o.abortOnDisconnect ?? d.abortOnDisconnect,
+    httpErrors: o.httpErrors ?? d.httpErrors,
+    retryAfter: o.retryAfter ?? d.retryAfter,
+    errors: o.errors ?? [],
+    pool: pool as PoolOptions,
+  };
+}
+
+/**
+ * Validate `@OffThread()` options at class definition time.
+ *
+ * @throws {TypeError | RangeError} naming the option, e.g. `@OffThread() options.timeout must be ...`
+ */
+export function checkOffThreadOptions(options: unknown): OffThreadOptions {
+  if (options === undefined) return {};
+  if (options === null || typeof options !== 'object') {
+    throw new TypeError(`@OffThread() options must be an object, got ${describe(options)}`);
+  }
+  const o = options as OffThreadOptions;
+  for (const key of Object.keys(o)) {
+    if (key !== 'timeout' && key !== 'priority' && key !== 'transfer') {
+      throw new TypeError(`@OffThread() options.${key} is not an option. Known options: timeout, priority, transfer`);
+    }
+  }
+  checkMs(o.timeout, '@OffThread() options.timeout');
+  if (o.priority !== undefined && (typeof o.priority !== 'number' || Number.isNaN(o.priority))) {
+    throw new TypeError(`@OffThread() options.priority must be a number, got ${describe(o.priority)}`);
+  }
+  if (o.transfer !== undefined && typeof o.transfer !== 'function') {
+    throw new TypeError(`@OffThread() options.transfer must be a function of the arguments returning a transfer list, got ${describe(o.transfer)}`);
+  }
+  return o;
+}

@@ -1,0 +1,85 @@
+/**
+ * What the main thread sends to `worker-entry` and how the two sides share state. Plain data
+ * only: it crosses the thread boundary by structured clone.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { LogLevel } from '@nestjs/common';
+import type { OffThreadOptions } from './off-thread.options.js';
+
+/** Where the worker finds a class and the module whose context provides it. */
+export interface TargetRef {
+  /** File exporting the class: absolute path or file: URL. */
+  classFile: string;
+  /** Export name of the class in `classFile` (usually the class name). */
+  classExport: string;
+  className: string;
+  /** File exporting the worker module: absolute path or file: URL. */
+  moduleFile: string;
+  moduleExport: string;
+  moduleName: string;
+  /** Transient providers are resolved with `resolve()` rather than `get()`. */
+  transient: boolean;
+}
+
+export interface CallPayload {
+  op: 'call';
+  target: TargetRef;
+  method: string;
+  args: unknown[];
+  logger: false | LogLevel[];
+}
+
+export interface CheckPayload {
+  op: 'check';
+  module: Pick<TargetRef, 'moduleFile' | 'moduleExport' | 'moduleName'>;
+  targets: Array<TargetRef & { methods: string[] }>;
+  logger: false | LogLevel[];
+}
+
+export type WorkerPayload = CallPayload | CheckPayload;
+
+/** Property the worker adds to an HttpException so the main thread can rebuild its class. */
+export const kHttpChain = 'offthreadHttpExceptionChain';
+
+/** What `@OffThread()` records about each decorated method, on the class prototype. */
+export interface DecoratedMethod {
+  options: OffThreadOptions;
+  /** The undecorated method, for the start-up checks. */
+  original: (...args: unknown[]) => unknown;
+}
+
+export interface DecoratedClass {
+  /** File of the class definition, from the stack when the decorator ran; undefined if unknown. */
+  file: string | undefined;
+  methods: Map<string, DecoratedMethod>;
+}
+
+/** The running module, as the decorator sees it (it may be another copy of this package). */
+export interface OffThreadRuntime {
+  call(instance: object, method: string, options: OffThreadOptions, args: unknown[]): Promise<unknown>;
+}
+
+export interface RequestScope {
+  signal: AbortSignal;
+}
+
+interface SharedState {
+  runtime: OffThreadRuntime | undefined;
+  request: AsyncLocalStorage<RequestScope>;
+}
+
+const key = Symbol.for('offthread.nestjs.state');
+
+/**
+ * State shared by every copy of this package in the process (the CJS and ESM builds can both
+ * be loaded), so a decorator from one finds the module started by the other.
+ */
+export function sharedState(): SharedState {
+  const g = globalThis as Record<symbol, SharedState | undefined>;
+  let state = g[key];
+  if (!state) {
+    state = { runtime: undefined, request: new AsyncLocalStorage<RequestScope>() };
+    g[key] = state;
+  }
+  return state;
+}
