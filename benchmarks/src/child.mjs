@@ -3,7 +3,7 @@
  * Sends `{ ok: true, metrics }` or `{ ok: false, error }` to the parent over IPC, then exits
  * (so a pool that leaves a handle open cannot keep the process alive).
  */
-import { progress, scenarios } from './scenarios.mjs';
+import { progress, scenarios, warnings } from './scenarios.mjs';
 
 const [runnerName, scenarioName, paramsJson] = process.argv.slice(2);
 
@@ -33,8 +33,8 @@ try {
   if (!scenario) throw new Error(`unknown scenario ${scenarioName}`);
   const load = () => import(`./runners/${runnerName}.mjs`);
   const metrics = await scenario(load, JSON.parse(paramsJson));
-  reply({ ok: true, metrics });
+  reply({ ok: true, metrics, warnings });
 } catch (err) {
   const e = /** @type {Error} */ (err);
-  reply({ ok: false, error: e?.stack ?? String(err) });
+  reply({ ok: false, error: e?.stack ?? String(err), warnings });
 }

@@ -6,7 +6,7 @@ import os from 'node:os';
 import { fmt, ratio, renderTable } from './table.mjs';
 
 /**
- * @typedef {{ metrics?: Record<string, number>, error?: string, failures?: string[] }} Outcome
+ * @typedef {{ metrics?: Record<string, number>, error?: string, failures?: string[], warnings?: string[] }} Outcome
  * @typedef {Record<string, Record<string, Outcome>>} Results  scenario -> runner -> outcome
  * @typedef {{ name: string, version: string, config: string }} Meta
  */
@@ -270,6 +270,9 @@ export function renderMarkdown({
           `- **${metas[r].name}**, ${scenario} (${kept}):\n\n  \`\`\`\n  ${text}\n  \`\`\``,
         );
       }
+      for (const warning of outcome.warnings ?? []) {
+        errors.push(`- **${metas[r].name}**, ${scenario}: ${warning}`);
+      }
     }
   }
   return `# offthread benchmarks: results
@@ -302,7 +305,7 @@ ${renderTable(
 ${targets}
 
 ${sections.map((s) => `## ${s.title}\n\n${s.note}\n\n${s.table}\n`).join('\n')}
-${errors.length ? `## Errors\n\n${errors.join('\n')}\n` : ''}
+${errors.length ? `## Errors and warnings\n\n${errors.join('\n')}\n` : ''}
 ## How measured
 
 - Every (library, scenario) pair runs in its own fresh \`node --expose-gc\` child process, so no library shares a heap, a JIT profile or threads with another; the driver (\`src/run.mjs\`) runs them in rounds, in a rotating order, and takes the median of each metric over the rounds. A child that fails or exceeds its time limit is reported as an error instead of stopping the run.

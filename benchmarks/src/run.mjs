@@ -78,7 +78,7 @@ const CHILD = new URL('./child.mjs', import.meta.url);
  * @param {string} scenario
  * @param {object} params
  * @param {number} timeoutS
- * @returns {Promise<{ metrics?: Record<string, number>, error?: string }>}
+ * @returns {Promise<{ metrics?: Record<string, number>, error?: string, warnings?: string[] }>}
  */
 function runChild(runner, scenario, params, timeoutS) {
   return new Promise((resolve) => {
@@ -93,7 +93,7 @@ function runChild(runner, scenario, params, timeoutS) {
     child.stderr?.on('data', (d) => {
       output += d;
     });
-    /** @type {{ ok: boolean, metrics?: Record<string, number>, error?: string } | undefined} */
+    /** @type {{ ok: boolean, metrics?: Record<string, number>, error?: string, warnings?: string[] } | undefined} */
     let message;
     child.on('message', (m) => {
       message = /** @type {any} */ (m);
@@ -109,9 +109,11 @@ function runChild(runner, scenario, params, timeoutS) {
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
       clearTimeout(killTimer);
-      if (message?.ok) resolve({ metrics: message.metrics });
-      else if (message) resolve({ error: `${message.error}${output ? `\n${output}` : ''}` });
-      else {
+      const warnings = message?.warnings ?? [];
+      if (message?.ok) resolve({ metrics: message.metrics, warnings });
+      else if (message) {
+        resolve({ error: `${message.error}${output ? `\n${output}` : ''}`, warnings });
+      } else {
         const why = timedOut
           ? `timed out after ${timeoutS} s`
           : `exited with code ${code} (signal ${signal}) before reporting`;
@@ -157,8 +159,9 @@ for (const scenario of scenarioNames) {
       const what = outcome.metrics
         ? summary(outcome.metrics)
         : `ERROR ${outcome.error?.split('\n')[0]}`;
+      const warned = outcome.warnings?.length ? `  WARNING ${outcome.warnings.join('; ')}` : '';
       console.log(
-        `  ${scenario.padEnd(8)} ${metas[runner].name.padEnd(11)} ${round + 1}/${rounds}  ${what}  (${took} s)`,
+        `  ${scenario.padEnd(8)} ${metas[runner].name.padEnd(11)} ${round + 1}/${rounds}  ${what}  (${took} s)${warned}`,
       );
     }
   }
@@ -167,9 +170,12 @@ for (const scenario of scenarioNames) {
     const ok = outcomes[runner].filter((o) => o.metrics).map((o) => /** @type {any} */ (o.metrics));
     const failed = outcomes[runner].find((o) => o.error);
     const failures = outcomes[runner].flatMap((o) => (o.error ? [o.error] : []));
+    const warnings = outcomes[runner].flatMap((o, i) =>
+      (o.warnings ?? []).map((w) => `round ${i + 1}: ${w}`),
+    );
     results[scenario][runner] = ok.length
-      ? { metrics: medianOfFields(ok), failures }
-      : { error: failed?.error ?? 'no result', failures };
+      ? { metrics: medianOfFields(ok), failures, warnings }
+      : { error: failed?.error ?? 'no result', failures, warnings };
     if (failed) console.error(`\n${metas[runner].name} / ${scenario} failed:\n${failed.error}\n`);
   }
 }
