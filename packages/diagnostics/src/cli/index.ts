@@ -4,6 +4,11 @@ import { HELP, parseArgs } from './args.js';
 import { doctor } from './doctor.js';
 import { watch } from './watch.js';
 
+// A closed pipe (`offthread doctor ... | head`) is not an error worth a stack trace.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+});
+
 async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv);
   switch (args.command) {

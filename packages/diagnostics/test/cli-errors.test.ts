@@ -1,0 +1,72 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { fixture, node, runCli } from './helpers.js';
+
+describe('offthread doctor: clear errors', () => {
+  it('a command that does not exist: exit 3 and ENOENT explained', async () => {
+    const r = await runCli(['doctor', '-q', '--', 'offthread-no-such-command-xyz']);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('could not start "offthread-no-such-command-xyz": command not found (ENOENT)');
+  });
+
+  it('a command that exits early with an error: its exit code and last stderr lines', async () => {
+    const r = await runCli(['doctor', '-q', '--', node, fixture('crash.mjs')]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/exited early with exit code 3 after \d+\.\d s/);
+    expect(r.stderr).toContain('Last lines of its stderr:');
+    expect(r.stderr).toContain('Error: database connection refused');
+  });
+
+  it('--load on a command that never listens: times out with a message', async () => {
+    const r = await runCli(['doctor', '-q', '--load', '-c 1 -d 1 /', '--listen-timeout', '1500ms', '--', node, fixture('never-listens.mjs')]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('did not listen on a TCP port within 1.5 s');
+  });
+
+  it('usage errors exit 2 and point at --help', async () => {
+    const r = await runCli(['doctor', '--bogus', '--', node, fixture('crash.mjs')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('unknown option "--bogus"');
+    expect(r.stderr).toContain('offthread --help');
+    const help = await runCli(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('offthread doctor [options] -- node app.js');
+  });
+});
+
+describe('offthread doctor: ending a run', () => {
+  it('SIGINT ends the run cleanly with a report', async () => {
+    const r = await runCli(['doctor', '--', node, fixture('never-listens.mjs')], {
+      // Interrupt once the app runs; what a Ctrl+C in a terminal does to the CLI.
+      onSpawn: (child) => {
+        setTimeout(() => child.kill('SIGINT'), 2000);
+      },
+    });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('(ended: sigint)');
+    expect(r.stdout).toContain('Verdict: ✔ HEALTHY');
+    expect(r.stdout).toMatch(/event loop {3}delay p50/);
+  });
+
+  it('--duration ends a command that would run forever', async () => {
+    const r = await runCli(['doctor', '-q', '--duration', '2s', '--', node, fixture('never-listens.mjs')]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('(ended: duration)');
+  });
+
+  it('worker threads do not report: only the main thread’s blocks, never the workers’', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'offthread-test-'));
+    const file = join(dir, 'workers.json');
+    await runCli(['doctor', '-q', '--json', file, '--', node, fixture('with-workers.mjs')], {
+      env: { RUN_MS: '3000' },
+    });
+    const report = JSON.parse(readFileSync(file, 'utf8'));
+    rmSync(dir, { recursive: true, force: true });
+    const names = report.blocks.map((b: { stack: { functionName: string }[] }) => b.stack[0]?.functionName);
+    expect(names.filter((n: string) => n === 'mainBlock').length).toBeGreaterThanOrEqual(2);
+    expect(names).not.toContain('workerSpin');
+    expect(report.profile.hotFunctions.map((h: { frame: { functionName: string } }) => h.frame.functionName)).not.toContain('workerSpin');
+  });
+});
