@@ -174,7 +174,7 @@ export class Pool extends EventEmitter {
       if (n > 0) busy++;
       ahead += Math.max(0, n - c);
       running += Math.min(c, n);
-      if (thread.ready) {
+      if (thread.ready && !thread.exiting) {
         const now = thread.worker.performance.eventLoopUtilization();
         const delta: EventLoopUtilization = thread.elu
           ? thread.worker.performance.eventLoopUtilization(now, thread.elu)
@@ -718,8 +718,9 @@ export class Pool extends EventEmitter {
     for (const task of unfinished.slice(0, c))
       this.fail(task, this.exitError(thread, exitCode, task));
     const crashed = thread.stopReason === undefined || thread.stopReason.startsWith('task');
-    if (!thread.ready && thread.stopReason === undefined) {
-      // It died before it could take a task: starting another would most likely die the same way.
+    if (!thread.ready && thread.stopReason === undefined && !this.threads.some((t) => t.ready)) {
+      // It died before it could take a task and no thread works: starting another would most
+      // likely die the same way, so the waiting tasks fail instead of looping forever.
       const cause =
         thread.crashError ?? new Error(`worker thread exited with code ${exitCode} while starting`);
       for (const task of this.queue.drain()) {
