@@ -202,6 +202,17 @@ async function stream(
       }
     }
     if (!stopped) post({ t: 'end' });
+  } catch (error) {
+    // Let the main thread write every chunk posted so far before the failure reaches it (the
+    // result travels on another channel and could overtake them): the client then gets the
+    // data produced before the error, then a cut connection, rather than a race.
+    while (credits < STREAM_WINDOW && !stopped) {
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+      wake = undefined;
+    }
+    throw error;
   } finally {
     signal.removeEventListener('abort', onStop);
     port.off('message', onCredit);

@@ -107,11 +107,14 @@ export function offThread(handlerModule: string | URL, options?: OffThreadOption
 
   let startupError: Error | undefined;
   let observed = false;
-  const ready = pool.run<true>(filename, { filename: dispatchPath, name: 'check' }).then(
+  const ready = checkHandler(pool, filename).then(
     () => undefined,
     (error: Error) => {
-      startupError = error;
-      if (!observed) process.emitWarning(error);
+      // A pool closed before the check ran says nothing about the module; requests get a 503.
+      if (!isOffThreadError(error, OffThreadErrorCode.POOL_CLOSED)) {
+        startupError = error;
+        if (!observed) process.emitWarning(error);
+      }
       throw error;
     },
   );
@@ -217,6 +220,23 @@ export function offThread(handlerModule: string | URL, options?: OffThreadOption
     filename: { value: filename, enumerable: true },
   });
   return middleware as OffThreadMiddleware;
+}
+
+/**
+ * Load the handler module in a pool thread and check its default export. A full queue says
+ * nothing about the module (with a small `maxQueue` even a pool whose threads are still starting
+ * is "full"), so that case is retried for a few seconds.
+ */
+async function checkHandler(pool: Pool, filename: string): Promise<void> {
+  for (let attempt = 1, delay = 10; ; attempt++, delay = Math.min(delay * 2, 500)) {
+    try {
+      await pool.run<true>(filename, { filename: dispatchPath, name: 'check' });
+      return;
+    } catch (error) {
+      if (!isOffThreadError(error, OffThreadErrorCode.QUEUE_FULL) || attempt === 20) throw error;
+      await new Promise((resolve) => setTimeout(resolve, delay).unref());
+    }
+  }
 }
 
 /**

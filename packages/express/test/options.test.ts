@@ -1,0 +1,65 @@
+import { Pool } from '@offthread/core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { defaultOffThreadOptions, defaultUnderPressureOptions, offThread, underPressure } from '../src/index.js';
+import { fixture } from './helpers.js';
+
+describe('option validation', () => {
+  const pool = new Pool({ minThreads: 0, maxThreads: 1 });
+  afterAll(() => pool.destroy());
+  const handler = fixture('echo.mjs');
+
+  it('offThread() rejects options that are not an object', () => {
+    expect(() => offThread(handler, null as never)).toThrow(/^options must be an object, got null/);
+    expect(() => offThread(handler, 'fast' as never)).toThrow(TypeError);
+  });
+
+  it.each([
+    [{ timout: 5 }, TypeError, /options\.timout is not an offThread\(\) option/],
+    [{ pool: {} }, TypeError, /options\.pool must be a Pool/],
+    [{ timeout: '5s' }, TypeError, /options\.timeout must be a number of milliseconds, got "5s"/],
+    [{ timeout: 0 }, RangeError, /options\.timeout must be a number of milliseconds > 0, got 0/],
+    [{ locals: 'user' }, TypeError, /options\.locals must be an array of res\.locals keys or a function/],
+    [{ locals: [1] }, TypeError, /options\.locals/],
+    [{ stream: 'yes' }, TypeError, /options\.stream must be a boolean/],
+    [{ respondToOverload: 1 }, TypeError, /options\.respondToOverload must be a boolean/],
+    [{ retryAfter: 1.5 }, TypeError, /options\.retryAfter must be a whole number of seconds/],
+    [{ retryAfter: -1 }, RangeError, /options\.retryAfter must be >= 0/],
+    [{ priority: Number.NaN }, TypeError, /options\.priority must be a number/],
+  ])('offThread() rejects %o', (options, ErrorClass, message) => {
+    expect(() => offThread(handler, { pool, ...options } as never)).toThrow(ErrorClass);
+    expect(() => offThread(handler, { pool, ...options } as never)).toThrow(message);
+  });
+
+  it('documents its defaults', () => {
+    expect(defaultOffThreadOptions).toEqual({
+      timeout: undefined,
+      stream: true,
+      retryAfter: 1,
+      respondToOverload: true,
+      priority: 0,
+    });
+    expect(defaultUnderPressureOptions).toEqual({ sampleInterval: 1000, retryAfter: 10 });
+  });
+
+  it.each([
+    [{ maxEventLoopDelay: -1 }, RangeError, /options\.maxEventLoopDelay must be a finite number > 0/],
+    [{ maxEventLoopDelay: '100' }, TypeError, /options\.maxEventLoopDelay must be a number/],
+    [{ maxEventLoopUtilization: 1.5 }, RangeError, /options\.maxEventLoopUtilization must be a share between 0 and 1/],
+    [{ maxHeapUsedBytes: 0 }, RangeError, /options\.maxHeapUsedBytes/],
+    [{ maxRssBytes: Number.POSITIVE_INFINITY }, RangeError, /options\.maxRssBytes/],
+    [{ maxPoolQueue: 1.5 }, TypeError, /options\.maxPoolQueue must be a whole number/],
+    [{ maxPoolQueue: -1 }, RangeError, /options\.maxPoolQueue must be >= 0/],
+    [{ maxThreadpoolQueueWait: 'x' }, TypeError, /options\.maxThreadpoolQueueWait/],
+    [{ sampleInterval: 5 }, RangeError, /options\.sampleInterval must be at least 10 ms/],
+    [{ retryAfter: 2.5 }, TypeError, /options\.retryAfter must be a whole number of seconds/],
+    [{ pool: 1 }, TypeError, /options\.pool must be a Pool/],
+    [{ pressureHandler: 'x' }, TypeError, /options\.pressureHandler must be a function/],
+    [{ healthCheck: true }, TypeError, /options\.healthCheck must be a function/],
+    [{ healthCheckInterval: 0 }, RangeError, /options\.healthCheckInterval/],
+    [{ statusRoute: 'status' }, TypeError, /options\.statusRoute must be a path starting with '\/'/],
+    [{ maxDelay: 1 }, TypeError, /options\.maxDelay is not an underPressure\(\) option/],
+  ])('underPressure() rejects %o', (options, ErrorClass, message) => {
+    expect(() => underPressure(options as never)).toThrow(ErrorClass);
+    expect(() => underPressure(options as never)).toThrow(message);
+  });
+});

@@ -1,0 +1,126 @@
+import { get } from 'node:http';
+import { Pool } from '@offthread/core';
+import type { NextFunction, Request, Response } from 'express';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { offThread } from '../src/index.js';
+import { channelListener, expressVersions, fetchText, fixture, listen, type Running } from './helpers.js';
+
+let nextId = 0;
+const id = () => `s${++nextId}`;
+
+describe.each(expressVersions)('offThread() streaming with %s', (_name, express) => {
+  let pool: Pool;
+  let server: Running;
+  const errors: { error: Error & { status?: number }; headersSent: boolean }[] = [];
+  const channel = channelListener();
+
+  beforeAll(async () => {
+    pool = new Pool({ minThreads: 1, maxThreads: 2, abortGracePeriod: 2000 });
+    const app = express();
+    const stream = offThread(fixture('stream.mjs'), { pool });
+    app.get('/stream', stream);
+    app.get('/collected', offThread(fixture('stream.mjs'), { pool, stream: false }));
+    app.use((error: Error, _req: Request, res: Response, next: NextFunction) => {
+      errors.push({ error, headersSent: res.headersSent });
+      next(error);
+    });
+    await stream.ready;
+    server = await listen(app);
+  });
+
+  afterAll(async () => {
+    channel.close();
+    await server?.close();
+    await pool?.close();
+  });
+
+  it('streams text chunks in order', async () => {
+    const res = await fetchText(`${server.url}/stream?count=5`);
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/plain/);
+    expect(res.headers['transfer-encoding']).toBe('chunked');
+    expect(res.text).toBe('chunk 0\nchunk 1\nchunk 2\nchunk 3\nchunk 4\n');
+  });
+
+  it('streams a plain async iterable as application/octet-stream, bytes intact', async () => {
+    const res = await fetchText(`${server.url}/stream?plain=1&count=3&size=100000`);
+    expect(res.headers['content-type']).toBe('application/octet-stream');
+    const body = Buffer.from(res.text, 'latin1');
+    expect(res.text.length).toBe(300000);
+    expect(body[0]).toBe(0);
+    expect(body[100000]).toBe(1);
+    expect(body[299999]).toBe(2);
+  });
+
+  it('sends each chunk as it is produced, not at the end', async () => {
+    const arrivals: number[] = [];
+    const started = Date.now();
+    await new Promise<void>((resolve, reject) => {
+      get(`${server.url}/stream?count=3&delay=150`, (res) => {
+        res.on('data', () => arrivals.push(Date.now() - started));
+        res.on('end', resolve);
+      }).on('error', reject);
+    });
+    expect(arrivals.length).toBeGreaterThanOrEqual(3);
+    // The first chunk arrives well before the last one is produced.
+    expect(arrivals[arrivals.length - 1] - arrivals[0]).toBeGreaterThanOrEqual(250);
+  });
+
+  it('collects the iterable into one body when streaming is off', async () => {
+    const res = await fetchText(`${server.url}/collected?count=3`);
+    expect(res.headers['content-length']).toBe(String('chunk 0\n'.length * 3));
+    expect(res.text).toBe('chunk 0\nchunk 1\nchunk 2\n');
+  });
+
+  it('passes an error thrown before the first chunk to next(err) as a normal error response', async () => {
+    const res = await fetchText(`${server.url}/stream?count=3&failAt=0`);
+    expect(res.status).toBe(500);
+    const last = errors.at(-1)!;
+    expect(last.error).toBeInstanceOf(RangeError);
+    expect(last.error.message).toBe('failed at chunk 0');
+    expect(last.headersSent).toBe(false);
+  });
+
+  it('cuts the connection when the handler fails mid-stream, and the error still reaches next(err)', async () => {
+    const before = errors.length;
+    const outcome = await new Promise<string>((resolve) => {
+      get(`${server.url}/stream?count=5&failAt=3`, (res) => {
+        res.on('data', () => {});
+        res.on('end', () => resolve('end'));
+        res.on('error', () => resolve('error'));
+        res.on('aborted', () => resolve('aborted'));
+      }).on('error', () => resolve('error'));
+    });
+    expect(outcome).not.toBe('end');
+    expect(errors.length).toBe(before + 1);
+    expect(errors.at(-1)!.headersSent).toBe(true);
+    expect(errors.at(-1)!.error.message).toBe('failed at chunk 3');
+  });
+
+  it('stops producing when the client does not read (backpressure), and stops the task when it leaves', async () => {
+    const streamId = id();
+    const req = get(`${server.url}/stream?count=20000&size=65536&id=${streamId}`, (res) => {
+      res.pause();
+      // Give the producer time to run ahead if nothing held it back (20000 chunks = 1.3 GB).
+      setTimeout(() => req.destroy(), 400);
+    });
+    req.on('error', () => {});
+    const report = await channel.waitFor((m) => m.id === streamId && m.finished === true);
+    expect(report.aborted).toBe(true);
+    // Bounded by the credit window plus what the socket buffers hold, far below 20000.
+    expect(report.produced).toBeLessThan(1000);
+  });
+
+  it('aborts a slow producer as soon as the client disconnects', async () => {
+    const streamId = id();
+    const started = Date.now();
+    const req = get(`${server.url}/stream?count=100&delay=100&id=${streamId}`, (res) => {
+      res.once('data', () => req.destroy());
+    });
+    req.on('error', () => {});
+    const report = await channel.waitFor((m) => m.id === streamId && m.finished === true);
+    expect(report.aborted).toBe(true);
+    expect(report.produced).toBeLessThan(5);
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+});
