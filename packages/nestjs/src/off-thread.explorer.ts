@@ -92,6 +92,7 @@ export class OffThreadExplorer implements OnModuleInit {
       check.targets.push({ ...target, methods });
     }
     await pool.preload({ filename: workerEntryFile });
+    this.host.warmUpPayloads = [...byModule.values()];
     // As many checks as warm threads: they spread over the threads and leave each one with a
     // ready context, so the first requests do not pay for the bootstrap.
     const copies = Math.max(1, pool.options.minThreads);

@@ -37,8 +37,26 @@ export class OffThreadHost implements OffThreadRuntime, OnApplicationShutdown {
     }
     registerNestExceptions(options.errors);
     this.pool = new Pool(options.pool);
+    this.pool.on('threadStart', this.warmUp);
     sharedState().runtime = this;
   }
+
+  /** Checks of each worker module, set by the explorer; replayed on every new thread. */
+  warmUpPayloads: unknown[] = [];
+
+  /**
+   * A thread that replaces one (after a timeout or crash, or when the pool grows) bootstraps its
+   * Nest context before taking calls, as far as the pool lets us steer it: the check goes first
+   * in the queue, and a new thread is the only idle one exactly when calls are waiting. Without
+   * this the bootstrap would count against the first call's timeout.
+   */
+  private readonly warmUp = () => {
+    for (const payload of this.warmUpPayloads) {
+      this.pool!.run(payload, { filename: workerEntryFile, priority: Number.MAX_SAFE_INTEGER }).catch(() => {
+        // A broken module was reported at start-up; the next call reports it again.
+      });
+    }
+  };
 
   call(instance: object, method: string, options: OffThreadOptions, args: unknown[]): Promise<unknown> {
     const pool = this.pool!;

@@ -1,0 +1,44 @@
+import { threadId } from 'node:worker_threads';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type * as AsyncConfig from '../fixtures/app/async-config.js';
+import { startApp } from '../support/app.js';
+import { get } from '../support/http.js';
+import { fixture } from '../support/stage.js';
+
+describe('dependency injection inside the worker', () => {
+  let url: string;
+  beforeAll(async () => {
+    ({ url } = await startApp());
+  });
+
+  it('runs the method body in a pool thread, on an instance built there with its dependencies', async () => {
+    const reply = await get(`${url}/build/20`);
+    expect(reply.status).toBe(200);
+    expect(reply.body.value).toBe('#6765');
+    expect(reply.body.threadId).not.toBe(threadId);
+    // The service and the formatter it injects were both constructed in that thread.
+    expect(reply.body.serviceThread).toBe(reply.body.threadId);
+    expect(reply.body.formatterThread).toBe(reply.body.threadId);
+  });
+
+  it('bootstraps the context once per thread and reuses it', async () => {
+    const replies = await Promise.all(Array.from({ length: 12 }, (_, i) => get(`${url}/build/${i + 5}`)));
+    const threads = new Set(replies.map((r) => r.body.threadId));
+    expect(threads.size).toBeLessThanOrEqual(2);
+    for (const r of replies) expect(r.body.serviceThread).toBe(r.body.threadId);
+  });
+
+  it('moves transferables instead of copying them', async () => {
+    const reply = await get(`${url}/sum?size=4096`);
+    expect(reply.body).toEqual({ total: 4096, detached: true });
+  });
+
+  it('forRootAsync reads config from a provider; without workerModule the provider’s own module is bootstrapped', async () => {
+    const { runWithAsyncConfig } = fixture<typeof AsyncConfig>('app/async-config.js');
+    const { result, maxThreads } = await runWithAsyncConfig(10);
+    expect(maxThreads).toBe(1);
+    expect(result.value).toBe('#55');
+    expect(result.formatterThread).toBe(result.threadId);
+    expect(result.threadId).not.toBe(threadId);
+  });
+});

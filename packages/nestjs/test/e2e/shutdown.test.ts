@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { startApp, stopApp } from '../support/app.js';
+import type * as Service from '../fixtures/app/report.service.js';
+import { get, waitFor } from '../support/http.js';
+import { fixture } from '../support/stage.js';
+
+describe('application shutdown', () => {
+  it('lets calls in flight finish, then closes the pool and refuses new connections', async () => {
+    const { app, url } = await startApp({ maxThreads: 1 });
+    const inFlight = get(`${url}/slices/800`);
+    await waitFor(async () => (await get(`${url}/stats`)).body.running === 1, 'the call to run');
+    const closing = stopApp(app);
+    const reply = await inFlight;
+    expect(reply.status).toBe(200);
+    expect(reply.body).toEqual({ aborted: false });
+    await closing;
+    await expect(get(`${url}/stats`)).rejects.toThrow(/ECONNREFUSED/);
+  });
+
+  it('rejects calls still running after shutdownTimeout with ERR_OFFTHREAD_POOL_CLOSED', async () => {
+    // A call not tied to a request (a queue consumer, a cron job): nothing else waits for it.
+    const { app } = await startApp({ maxThreads: 1, shutdownTimeout: 100 });
+    const { ReportService } = fixture<typeof Service>('app/report.service.js');
+    const pool = app.get('offthread:pool');
+    const call = app.get(ReportService).slices(10_000).catch((error: unknown) => error);
+    await waitFor(() => pool.stats().running === 1, 'the call to run');
+    const started = Date.now();
+    await stopApp(app);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(pool.threadCount).toBe(0);
+    expect(await call).toMatchObject({ code: 'ERR_OFFTHREAD_POOL_CLOSED' });
+  });
+
+  it('a call made after shutdown is rejected at once', async () => {
+    const { app } = await startApp({ maxThreads: 1 });
+    const { ReportService } = fixture<typeof Service>('app/report.service.js');
+    const service = app.get(ReportService);
+    await stopApp(app);
+    await expect(service.build(3)).rejects.toThrow(/no OffThreadModule is running/);
+  });
+});

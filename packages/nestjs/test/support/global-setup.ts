@@ -1,0 +1,53 @@
+/**
+ * Stages what the tests run: the built package copied into `<stage>/node_modules/@offthread/nestjs`
+ * (as a consumer would install it, so its peers resolve to the Nest version of the package
+ * running the tests), and the TypeScript fixtures compiled to CommonJS the way `tsc` does for a
+ * Nest app (decorator metadata included). Main thread and worker threads load the same files.
+ */
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stageDir } from './stage.js';
+
+const packageDir = fileURLToPath(new URL('../..', import.meta.url));
+const fixturesDir = join(packageDir, 'test/fixtures');
+
+export default function setup(): void {
+  const dist = join(packageDir, 'dist');
+  if (!existsSync(join(dist, 'worker-entry.js'))) {
+    throw new Error(`${dist} is missing or incomplete: run \`pnpm --filter @offthread/nestjs build\` first`);
+  }
+  rmSync(stageDir, { recursive: true, force: true });
+  const installed = join(stageDir, 'node_modules/@offthread/nestjs');
+  mkdirSync(installed, { recursive: true });
+  cpSync(join(packageDir, 'package.json'), join(installed, 'package.json'));
+  cpSync(dist, join(installed, 'dist'), { recursive: true });
+  writeFileSync(join(stageDir, 'package.json'), '{ "private": true, "type": "commonjs" }\n');
+  const ts = createRequire(join(packageDir, 'package.json'))('typescript') as typeof import('typescript');
+  for (const file of walk(fixturesDir)) {
+    if (!file.endsWith('.ts')) continue;
+    const { outputText } = ts.transpileModule(readFileSync(file, 'utf8'), {
+      fileName: file,
+      compilerOptions: {
+        module: ts.ModuleKind.CommonJS,
+        target: ts.ScriptTarget.ES2022,
+        experimentalDecorators: true,
+        emitDecoratorMetadata: true,
+        esModuleInterop: true,
+        useDefineForClassFields: false,
+      },
+    });
+    const out = join(stageDir, 'fixtures', relative(fixturesDir, file)).replace(/\.ts$/, '.js');
+    mkdirSync(dirname(out), { recursive: true });
+    writeFileSync(out, outputText);
+  }
+}
+
+function* walk(dir: string): Generator<string> {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) yield* walk(path);
+    else yield path;
+  }
+}
