@@ -2,8 +2,7 @@ import type { RunReport } from './report.js';
 import type { Sample } from './types.js';
 import { formatFrame } from './verdict.js';
 
-const esc = (s: unknown) =>
-  String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const esc = (s: unknown) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 interface Series {
   name: string;
@@ -12,7 +11,13 @@ interface Series {
 }
 
 /** A line chart as inline SVG; x is seconds since the run started. */
-function chart(title: string, unit: string, xs: number[], series: Series[], fixedMax?: number): string {
+function chart(
+  title: string,
+  unit: string,
+  xs: number[],
+  series: Series[],
+  fixedMax?: number,
+): string {
   const W = 560;
   const H = 180;
   const L = 48;
@@ -37,10 +42,17 @@ function chart(title: string, unit: string, xs: number[], series: Series[], fixe
   const lines = series
     .map((s) => {
       if (s.values.length === 0) return '';
-      const pts = s.values.map((v, i) => `${x(xs[i] ?? 0).toFixed(1)},${y(v).toFixed(1)}`).join(' ');
+      const pts = s.values
+        .map((v, i) => `${x(xs[i] ?? 0).toFixed(1)},${y(v).toFixed(1)}`)
+        .join(' ');
       const dots =
         s.values.length <= 60
-          ? s.values.map((v, i) => `<circle cx="${x(xs[i] ?? 0).toFixed(1)}" cy="${y(v).toFixed(1)}" r="2.2" fill="${s.color}"/>`).join('')
+          ? s.values
+              .map(
+                (v, i) =>
+                  `<circle cx="${x(xs[i] ?? 0).toFixed(1)}" cy="${y(v).toFixed(1)}" r="2.2" fill="${s.color}"/>`,
+              )
+              .join('')
           : '';
       return `<polyline class="series" points="${pts}" fill="none" stroke="${s.color}" stroke-width="2"/>${dots}`;
     })
@@ -82,7 +94,8 @@ export function renderHtmlReport(report: RunReport): string {
   const s = report.sinceStart;
   const findings = v.findings
     .map(
-      (f) => `<div class="finding"><h3>${esc(f.title)}</h3><ul>${f.evidence.map((e) => `<li>${esc(e)}</li>`).join('')}</ul><p class="rec">→ ${esc(f.recommendation)}</p></div>`,
+      (f) =>
+        `<div class="finding"><h3>${esc(f.title)}</h3><ul>${f.evidence.map((e) => `<li>${esc(e)}</li>`).join('')}</ul><p class="rec">→ ${esc(f.recommendation)}</p></div>`,
     )
     .join('');
   const charts = [
@@ -95,12 +108,26 @@ export function renderHtmlReport(report: RunReport): string {
       'Event-loop utilization',
       '%',
       xs,
-      [{ name: 'ELU', color: '#7a5cd6', values: samples.map((x) => x.eventLoop.utilization * 100) }],
+      [
+        {
+          name: 'ELU',
+          color: '#7a5cd6',
+          values: samples.map((x) => x.eventLoop.utilization * 100),
+        },
+      ],
       100,
     ),
     chart('Thread-pool queue', 'requests', xs, [
-      { name: 'peak queued', color: '#d64545', values: samples.map((x) => x.threadpool.peak.queued) },
-      { name: 'peak in flight', color: '#4c9be8', values: samples.map((x) => x.threadpool.peak.inFlight) },
+      {
+        name: 'peak queued',
+        color: '#d64545',
+        values: samples.map((x) => x.threadpool.peak.queued),
+      },
+      {
+        name: 'peak in flight',
+        color: '#4c9be8',
+        values: samples.map((x) => x.threadpool.peak.inFlight),
+      },
     ]),
     chart('Thread-pool wait', 'ms', xs, [
       { name: 'wait p99', color: '#e8833a', values: samples.map((x) => x.threadpool.wait.p99) },
@@ -111,8 +138,17 @@ export function renderHtmlReport(report: RunReport): string {
     .sort((a, b) => b.duration - a.duration)
     .slice(0, 20)
     .map(
-      (b) => `<h3>${esc(Math.round(b.duration))} ms at +${esc(((b.start - t0) / 1000).toFixed(1))} s${b.stack[0] ? ` in ${esc(b.stack[0].functionName)}` : ''}</h3>
-<pre>${b.stack.length ? b.stack.slice(0, 12).map((f) => `at ${esc(formatFrame(f))}`).join('\n') : '(no stack: profiler off)'}</pre>`,
+      (
+        b,
+      ) => `<h3>${esc(Math.round(b.duration))} ms at +${esc(((b.start - t0) / 1000).toFixed(1))} s${b.stack[0] ? ` in ${esc(b.stack[0].functionName)}` : ''}</h3>
+<pre>${
+        b.stack.length
+          ? b.stack
+              .slice(0, 12)
+              .map((f) => `at ${esc(formatFrame(f))}`)
+              .join('\n')
+          : '(no JavaScript sampled during this block: the thread was descheduled by the OS, in native code or GC, or the profiler is off)'
+      }</pre>`,
     )
     .join('');
   const tp = s?.threadpool;

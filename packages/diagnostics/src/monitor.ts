@@ -256,7 +256,8 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
     this.eluLast = elu;
     if (this.profiler) {
       this.roll();
-      if (this.profSamples > 0) utilization = this.profilerUtilization(this.profSamples, this.profIdle);
+      if (this.profSamples > 0)
+        utilization = this.profilerUtilization(this.profSamples, this.profIdle);
       this.profSamples = this.profIdle = 0;
     }
     const eventLoop: EventLoopStats = {

@@ -123,7 +123,10 @@ export function attribute(
   toUs: number,
 ): { stack: StackFrame[]; samples: number; share: number; firstUs: number; lastUs: number } {
   const p = new IndexedProfile(profile);
-  const counts = new Map<string, { n: number; stacks: Map<string, { n: number; s: StackFrame[] }> }>();
+  const counts = new Map<
+    string,
+    { n: number; stacks: Map<string, { n: number; s: StackFrame[] }> }
+  >();
   let samples = 0;
   let firstUs = 0;
   let lastUs = 0;
@@ -139,7 +142,10 @@ export function attribute(
     if (stack.length === 0) continue;
     const top = frameKey(stack[0]!);
     let entry = counts.get(top);
-    if (!entry) counts.set(top, (entry = { n: 0, stacks: new Map() }));
+    if (!entry) {
+      entry = { n: 0, stacks: new Map() };
+      counts.set(top, entry);
+    }
     entry.n++;
     const sk = stack.map(frameKey).join('|');
     const se = entry.stacks.get(sk);
@@ -233,8 +239,9 @@ let rollingId = 0;
  * (same-thread session), which lets `roll()` attribute a block right after it ended.
  */
 export class RollingProfiler {
-  private session: (InspectorSession & { on: InspectorModule['Session']['prototype']['on'] }) | null =
-    null;
+  private session:
+    | (InspectorSession & { on: InspectorModule['Session']['prototype']['on'] })
+    | null = null;
   private console: InspectorModule['console'] | null = null;
   private label: string | null = null;
   private finished: CpuProfile | null = null;

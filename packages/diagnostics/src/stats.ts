@@ -36,7 +36,8 @@ export class Reservoir {
   stats(): WaitStats {
     if (this.values.length === 0) return { p50: 0, p99: 0, max: 0, count: 0 };
     const sorted = [...this.values].sort((a, b) => a - b);
-    const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!;
+    const at = (p: number) =>
+      sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!;
     return {
       p50: round(at(0.5)),
       p99: round(at(0.99)),

@@ -135,7 +135,13 @@ export class ThreadpoolTracker {
     handle.write = function (this: unknown, ...args: unknown[]) {
       if (!self.zlibPending.has(id)) {
         self.zlibPending.add(id);
-        self.submit({ id, kind: 'zlib', submitted: performance.now(), running: false, done: false });
+        self.submit({
+          id,
+          kind: 'zlib',
+          submitted: performance.now(),
+          running: false,
+          done: false,
+        });
       }
       return write.apply(this, args);
     };
@@ -279,7 +285,8 @@ export class ThreadpoolTracker {
     const size = this.size;
     if (p.peakQueued > 0 && (waitP99 >= 5 || saturation >= 0.5)) {
       const want = Math.min(1024, Math.max(size + 1, p.peakInFlight));
-      const cores = typeof availableParallelism === 'function' ? availableParallelism() : cpus().length;
+      const cores =
+        typeof availableParallelism === 'function' ? availableParallelism() : cpus().length;
       let reason = `up to ${p.peakInFlight} thread-pool requests were in flight at once with ${size} threads; requests waited up to ${round(p.wait.stats().max)} ms (p99 ${waitP99} ms) for a thread`;
       if (want > cores) {
         reason += `. CPU-bound work (crypto, zlib) will not finish faster with more threads than the ${cores} CPU cores, but it stops waiting behind other requests (fs, dns)`;

@@ -67,8 +67,13 @@ function offloadAdvice(fn: string): string {
 }
 
 /** Group blocks by their top user frame; biggest total blocked time first. */
-export function blockCulprits(blocks: Block[]): { frame: StackFrame; count: number; time: number; max: number; stack: StackFrame[] }[] {
-  const by = new Map<string, { frame: StackFrame; count: number; time: number; max: number; stack: StackFrame[] }>();
+export function blockCulprits(
+  blocks: Block[],
+): { frame: StackFrame; count: number; time: number; max: number; stack: StackFrame[] }[] {
+  const by = new Map<
+    string,
+    { frame: StackFrame; count: number; time: number; max: number; stack: StackFrame[] }
+  >();
   for (const b of blocks) {
     const top = b.stack[0];
     if (!top || !isUserFrame(top)) continue;
@@ -111,15 +116,26 @@ export function diagnose(input: DiagnoseInput, options: DiagnoseOptions = {}): V
         `blocking function: ${formatFrame(top.frame)}, in ${top.count} block${top.count === 1 ? '' : 's'} (longest ${ms(top.max)})`,
       );
       for (const c of culprits.slice(1, 3)) {
-        evidence.push(`also: ${formatFrame(c.frame)}, in ${c.count} block${c.count === 1 ? '' : 's'}`);
+        evidence.push(
+          `also: ${formatFrame(c.frame)}, in ${c.count} block${c.count === 1 ? '' : 's'}`,
+        );
       }
       recommendation = offloadAdvice(`\`${top.frame.functionName}\``);
     }
-    findings.push({ kind: 'event-loop-blocked', title: 'Event loop blocked', evidence, recommendation });
+    findings.push({
+      kind: 'event-loop-blocked',
+      title: 'Event loop blocked',
+      evidence,
+      recommendation,
+    });
   }
 
   // Thread pool saturated: requests queued and waited for a thread.
-  if (tp.enabled && tp.peak.queued > 0 && (tp.wait.p99 >= o.waitThreshold || tp.saturation >= 0.5)) {
+  if (
+    tp.enabled &&
+    tp.peak.queued > 0 &&
+    (tp.wait.p99 >= o.waitThreshold || tp.saturation >= 0.5)
+  ) {
     findings.push({
       kind: 'threadpool-saturated',
       title: 'Thread pool saturated',

@@ -8,7 +8,9 @@ describe('offthread doctor: clear errors', () => {
   it('a command that does not exist: exit 3 and ENOENT explained', async () => {
     const r = await runCli(['doctor', '-q', '--', 'offthread-no-such-command-xyz']);
     expect(r.code).toBe(3);
-    expect(r.stderr).toContain('could not start "offthread-no-such-command-xyz": command not found (ENOENT)');
+    expect(r.stderr).toContain(
+      'could not start "offthread-no-such-command-xyz": command not found (ENOENT)',
+    );
   });
 
   it('a command that exits early with an error: its exit code and last stderr lines', async () => {
@@ -20,7 +22,17 @@ describe('offthread doctor: clear errors', () => {
   });
 
   it('--load on a command that never listens: times out with a message', async () => {
-    const r = await runCli(['doctor', '-q', '--load', '-c 1 -d 1 /', '--listen-timeout', '1500ms', '--', node, fixture('never-listens.mjs')]);
+    const r = await runCli([
+      'doctor',
+      '-q',
+      '--load',
+      '-c 1 -d 1 /',
+      '--listen-timeout',
+      '1500ms',
+      '--',
+      node,
+      fixture('never-listens.mjs'),
+    ]);
     expect(r.code).toBe(3);
     expect(r.stderr).toContain('did not listen on a TCP port within 1.5 s');
   });
@@ -51,7 +63,15 @@ describe('offthread doctor: ending a run', () => {
   });
 
   it('--duration ends a command that would run forever', async () => {
-    const r = await runCli(['doctor', '-q', '--duration', '2s', '--', node, fixture('never-listens.mjs')]);
+    const r = await runCli([
+      'doctor',
+      '-q',
+      '--duration',
+      '2s',
+      '--',
+      node,
+      fixture('never-listens.mjs'),
+    ]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('(ended: duration)');
   });
@@ -64,9 +84,15 @@ describe('offthread doctor: ending a run', () => {
     });
     const report = JSON.parse(readFileSync(file, 'utf8'));
     rmSync(dir, { recursive: true, force: true });
-    const names = report.blocks.map((b: { stack: { functionName: string }[] }) => b.stack[0]?.functionName);
+    const names = report.blocks.map(
+      (b: { stack: { functionName: string }[] }) => b.stack[0]?.functionName,
+    );
     expect(names.filter((n: string) => n === 'mainBlock').length).toBeGreaterThanOrEqual(2);
     expect(names).not.toContain('workerSpin');
-    expect(report.profile.hotFunctions.map((h: { frame: { functionName: string } }) => h.frame.functionName)).not.toContain('workerSpin');
+    expect(
+      report.profile.hotFunctions.map(
+        (h: { frame: { functionName: string } }) => h.frame.functionName,
+      ),
+    ).not.toContain('workerSpin');
   });
 });

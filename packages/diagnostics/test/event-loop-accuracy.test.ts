@@ -15,7 +15,19 @@ describe('doctor on an app that blocks the event loop 200 ms every second', () =
 
   beforeAll(async () => {
     result = await runCli(
-      ['doctor', '--quiet', '--json', json, '--html', html, '--fail-on', 'event-loop', '--', node, fixture('busy-wait.mjs')],
+      [
+        'doctor',
+        '--quiet',
+        '--json',
+        json,
+        '--html',
+        html,
+        '--fail-on',
+        'event-loop',
+        '--',
+        node,
+        fixture('busy-wait.mjs'),
+      ],
       { env: { RUN_MS: '4500' } },
     );
     report = JSON.parse(readFileSync(json, 'utf8'));

@@ -11,7 +11,18 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('a healthy HTTP server under load', () => {
   it('gets load from --load once it listens, and no false verdict', async () => {
     const json = join(dir, 'healthy.json');
-    const r = await runCli(['doctor', '--json', json, '--load', '-c 8 -d 3 /', '--fail-on', 'any', '--', node, fixture('hello-server.mjs')]);
+    const r = await runCli([
+      'doctor',
+      '--json',
+      json,
+      '--load',
+      '-c 8 -d 3 /',
+      '--fail-on',
+      'any',
+      '--',
+      node,
+      fixture('hello-server.mjs'),
+    ]);
     const report: RunReport = JSON.parse(readFileSync(json, 'utf8'));
     expect(report.endReason).toBe('load-finished');
     expect(report.load!.requests.total).toBeGreaterThan(100);

@@ -8,7 +8,9 @@ export const bin = join(root, 'bin', 'offthread.js');
 export const fixture = (name: string) => join(root, 'test', 'fixtures', name);
 
 if (!existsSync(join(root, 'dist', 'cli', 'index.js'))) {
-  throw new Error('dist/ is missing: run `pnpm --filter @offthread/diagnostics build` before the tests');
+  throw new Error(
+    'dist/ is missing: run `pnpm --filter @offthread/diagnostics build` before the tests',
+  );
 }
 
 export interface CliResult {
@@ -39,7 +41,9 @@ export function runCli(
     });
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`offthread ${args.join(' ')} timed out\nstdout:\n${stdout}\nstderr:\n${stderr}`));
+      reject(
+        new Error(`offthread ${args.join(' ')} timed out\nstdout:\n${stdout}\nstderr:\n${stderr}`),
+      );
     }, opts.timeout ?? 25_000);
     opts.onSpawn?.(child);
     child.on('error', reject);

@@ -8,11 +8,16 @@ import { fixture, node, runCli } from './helpers.js';
 const dir = mkdtempSync(join(tmpdir(), 'offthread-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function run(size: number): Promise<{ report: RunReport; stdout: string; code: number | null }> {
+async function run(
+  size: number,
+): Promise<{ report: RunReport; stdout: string; code: number | null }> {
   const json = join(dir, `pool-${size}.json`);
-  const r = await runCli(['doctor', '-q', '--json', json, '--fail-on', 'threadpool', '--', node, fixture('pbkdf2.cjs')], {
-    env: { RUN_MS: '3000', UV_THREADPOOL_SIZE: String(size) },
-  });
+  const r = await runCli(
+    ['doctor', '-q', '--json', json, '--fail-on', 'threadpool', '--', node, fixture('pbkdf2.cjs')],
+    {
+      env: { RUN_MS: '3000', UV_THREADPOOL_SIZE: String(size) },
+    },
+  );
   return { report: JSON.parse(readFileSync(json, 'utf8')), stdout: r.stdout, code: r.code };
 }
 
@@ -23,7 +28,9 @@ describe('32 concurrent crypto.pbkdf2 calls', () => {
     expect(tp.size).toBe(4);
     expect(tp.peak.inFlight).toBe(32);
     expect(tp.peak.queued).toBe(28);
-    expect(report.samples.some((s) => s.threadpool.queued.crypto > 0 || s.threadpool.peak.queued > 0)).toBe(true);
+    expect(
+      report.samples.some((s) => s.threadpool.queued.crypto > 0 || s.threadpool.peak.queued > 0),
+    ).toBe(true);
     expect(tp.wait.p99).toBeGreaterThan(20);
     expect(tp.saturation).toBeGreaterThan(0.8);
     expect(tp.recommendedSize).toBeGreaterThan(4);

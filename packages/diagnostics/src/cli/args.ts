@@ -17,7 +17,8 @@ export interface CliArgs {
   target: string[];
 }
 
-const usage = (msg: string) => new DiagnosticsError(DiagnosticsErrorCode.USAGE, `${msg}. Run \`offthread --help\` for usage.`);
+const usage = (msg: string) =>
+  new DiagnosticsError(DiagnosticsErrorCode.USAGE, `${msg}. Run \`offthread --help\` for usage.`);
 
 /** Parse `20s`, `500ms`, `2m`, or a plain number of seconds, into ms. */
 export function parseDuration(text: string, flag: string): number {
@@ -89,7 +90,10 @@ export function parseArgs(argv: string[]): CliArgs {
         args.html = value();
         break;
       case '--fail-on':
-        for (const part of value().split(',').map((p) => p.trim()).filter(Boolean)) {
+        for (const part of value()
+          .split(',')
+          .map((p) => p.trim())
+          .filter(Boolean)) {
           if (part === 'any') args.failOn.push('event-loop', 'threadpool', 'cpu');
           else if (FAIL_ON[part]) args.failOn.push(FAIL_ON[part]);
           else throw usage(`--fail-on accepts event-loop, threadpool, cpu or any, got "${part}"`);
@@ -102,7 +106,10 @@ export function parseArgs(argv: string[]): CliArgs {
         args.sampleInterval = parseDuration(value(), '--sample-interval');
         break;
       case '--block-threshold':
-        args.blockThreshold = parseDuration(value().replace(/^(\d+(?:\.\d+)?)$/, '$1ms'), '--block-threshold');
+        args.blockThreshold = parseDuration(
+          value().replace(/^(\d+(?:\.\d+)?)$/, '$1ms'),
+          '--block-threshold',
+        );
         break;
       case '--quiet':
       case '-q':

@@ -32,9 +32,12 @@ export async function doctor(args: CliArgs): Promise<number> {
     onStderr: (chunk) => process.stderr.write(chunk),
     onRecord: (rec) => {
       if (rec.type === 'sample') progress.latest = rec.sample;
-      if (rec.type === 'hello') progress.phase = loadSpec ? 'waiting for the app to listen' : 'running';
+      if (rec.type === 'hello')
+        progress.phase = loadSpec ? 'waiting for the app to listen' : 'running';
       if (rec.type === 'listening' && loadSpec && !load) {
-        const remaining = args.duration ? Math.max(1, (args.duration - (Date.now() - run.startedAt)) / 1000 - 0.5) : 10;
+        const remaining = args.duration
+          ? Math.max(1, (args.duration - (Date.now() - run.startedAt)) / 1000 - 0.5)
+          : 10;
         progress.phase = `load on port ${rec.port}`;
         load = startLoad(loadSpec, rec.port, rec.address, Math.round(remaining * 10) / 10);
         load.done.then(
@@ -112,7 +115,9 @@ export async function doctor(args: CliArgs): Promise<number> {
   if (failure) throw failure;
   if (!run.stopRequested) {
     const ranFor = ((Date.now() - run.startedAt) / 1000).toFixed(1);
-    const tail = exit.stderrTail.length ? `\nLast lines of its stderr:\n  ${exit.stderrTail.join('\n  ')}` : '';
+    const tail = exit.stderrTail.length
+      ? `\nLast lines of its stderr:\n  ${exit.stderrTail.join('\n  ')}`
+      : '';
     if (exit.code !== 0) {
       throw new DiagnosticsError(
         DiagnosticsErrorCode.EXITED_EARLY,
@@ -150,7 +155,12 @@ export async function doctor(args: CliArgs): Promise<number> {
     profile: st.profile,
     verdict: st.sinceStart
       ? diagnose(
-          { sinceStart: st.sinceStart, profile: st.profile ?? undefined, samples: st.samples, blocks: st.blocks },
+          {
+            sinceStart: st.sinceStart,
+            profile: st.profile ?? undefined,
+            samples: st.samples,
+            blocks: st.blocks,
+          },
           { blockThreshold: args.blockThreshold },
         )
       : { kind: 'healthy', findings: [], summary: 'no measurements' },
@@ -164,11 +174,11 @@ export async function doctor(args: CliArgs): Promise<number> {
   if (args.json) writeFileSync(args.json, `${JSON.stringify(report, null, 2)}\n`);
   if (args.html) writeFileSync(args.html, renderHtmlReport(report));
   if (args.json || args.html) {
-    process.stdout.write(
-      `\nWrote ${[args.json, args.html].filter(Boolean).join(' and ')}\n`,
-    );
+    process.stdout.write(`\nWrote ${[args.json, args.html].filter(Boolean).join(' and ')}\n`);
   }
-  const failed = args.failOn.filter((f) => report.verdict.findings.some((x) => x.kind === KIND_OF[f]));
+  const failed = args.failOn.filter((f) =>
+    report.verdict.findings.some((x) => x.kind === KIND_OF[f]),
+  );
   if (failed.length > 0) {
     process.stderr.write(`offthread: failing because of --fail-on ${failed.join(',')}\n`);
     return 1;

@@ -16,7 +16,10 @@ export interface LoadSpec {
 }
 
 const usage = (msg: string) =>
-  new DiagnosticsError(DiagnosticsErrorCode.USAGE, `--load: ${msg}. Example: --load "-c 8 -d 5 /api"`);
+  new DiagnosticsError(
+    DiagnosticsErrorCode.USAGE,
+    `--load: ${msg}. Example: --load "-c 8 -d 5 /api"`,
+  );
 
 /** Split a shell-like string, honouring single and double quotes. */
 export function splitArgs(text: string): string[] {
@@ -42,7 +45,8 @@ export function parseLoad(text: string): LoadSpec {
   const parts = splitArgs(text);
   const num = (flag: string, v: string | undefined): number => {
     const n = Number(v?.replace(/s$/, ''));
-    if (v === undefined || !Number.isFinite(n) || n <= 0) throw usage(`${flag} needs a positive number`);
+    if (v === undefined || !Number.isFinite(n) || n <= 0)
+      throw usage(`${flag} needs a positive number`);
     return n;
   };
   for (let i = 0; i < parts.length; i++) {
@@ -107,7 +111,12 @@ export interface RunningLoad {
 }
 
 /** Drive load at 127.0.0.1 (or ::1) on `port` with autocannon, silently. */
-export function startLoad(spec: LoadSpec, port: number, address: string, defaultDuration: number): RunningLoad {
+export function startLoad(
+  spec: LoadSpec,
+  port: number,
+  address: string,
+  defaultDuration: number,
+): RunningLoad {
   const host = address === '::1' ? '[::1]' : '127.0.0.1';
   const url = `http://${host}:${port}${spec.path}`;
   const duration = spec.duration ?? defaultDuration;

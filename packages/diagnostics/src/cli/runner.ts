@@ -2,14 +2,20 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { DiagnosticsError, DiagnosticsErrorCode } from '../errors.js';
 import type { MonitorOptions } from '../options.js';
 import type { Block, ProfileStats, Sample, Snapshot } from '../types.js';
 
 /** Records the preload writes, one JSON object a line. */
 export type PreloadRecord =
-  | { type: 'hello'; pid: number; node: string; argv: string[]; time: number; options: Required<MonitorOptions> }
+  | {
+      type: 'hello';
+      pid: number;
+      node: string;
+      argv: string[];
+      time: number;
+      options: Required<MonitorOptions>;
+    }
   | { type: 'block'; block: Block }
   | { type: 'sample'; sample: Sample; sinceStart: Sample; profile: ProfileStats }
   | { type: 'listening'; port: number; address: string; family: string }
@@ -96,7 +102,10 @@ export class ChildRun {
     this.child.stderr!.on('data', (chunk: string) => {
       o.onStderr?.(chunk);
       tailBuf = (tailBuf + chunk).slice(-8192);
-      this.stderrTail = tailBuf.split('\n').filter((l) => l.trim() !== '').slice(-10);
+      this.stderrTail = tailBuf
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .slice(-10);
     });
     if (this.child.stdout) {
       this.child.stdout.setEncoding('utf8');
@@ -213,8 +222,13 @@ export class ChildRun {
         this.child.kill(sig);
       } catch {}
       const done = await Promise.race([
-        this.exited.then(() => true, () => true),
-        new Promise<boolean>((r) => setTimeout(() => r(false), sig === 'SIGINT' ? graceMs : 2000).unref()),
+        this.exited.then(
+          () => true,
+          () => true,
+        ),
+        new Promise<boolean>((r) =>
+          setTimeout(() => r(false), sig === 'SIGINT' ? graceMs : 2000).unref(),
+        ),
       ]);
       if (done) break;
     }

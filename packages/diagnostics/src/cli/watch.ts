@@ -8,26 +8,45 @@ const bar = (share: number, width = 20) => {
 };
 
 /** One frame of the live view. */
-export function renderWatch(state: RunState, target: string[], elapsedMs: number, appLines: string[]): string {
+export function renderWatch(
+  state: RunState,
+  target: string[],
+  elapsedMs: number,
+  appLines: string[],
+): string {
   const s: Sample | undefined = state.samples[state.samples.length - 1];
   const out: string[] = [];
-  out.push(`offthread watch · ${target.join(' ')} · pid ${state.hello?.pid ?? '?'} · ${(elapsedMs / 1000).toFixed(0)}s · Ctrl+C to stop`);
+  out.push(
+    `offthread watch · ${target.join(' ')} · pid ${state.hello?.pid ?? '?'} · ${(elapsedMs / 1000).toFixed(0)}s · Ctrl+C to stop`,
+  );
   out.push('');
   if (!s) {
     out.push('waiting for the first sample…');
   } else {
     const d = s.eventLoop.delay;
     const tp = s.threadpool;
-    out.push(`event loop   ELU ${bar(s.eventLoop.utilization)} ${Math.round(s.eventLoop.utilization * 100)}%`);
-    out.push(`             delay p50 ${d.p50} ms · p99 ${d.p99} ms · max ${d.max} ms · blocks ${s.eventLoop.blockCount} (total ${state.blocks.length})`);
+    out.push(
+      `event loop   ELU ${bar(s.eventLoop.utilization)} ${Math.round(s.eventLoop.utilization * 100)}%`,
+    );
+    out.push(
+      `             delay p50 ${d.p50} ms · p99 ${d.p99} ms · max ${d.max} ms · blocks ${s.eventLoop.blockCount} (total ${state.blocks.length})`,
+    );
     const last = state.blocks[state.blocks.length - 1];
     if (last) {
       const f = last.stack[0];
-      out.push(`             last block ${Math.round(last.duration)} ms${f ? ` in ${f.functionName} (${f.file}:${f.line})` : ''}`);
+      out.push(
+        `             last block ${Math.round(last.duration)} ms${f ? ` in ${f.functionName} (${f.file}:${f.line})` : ''}`,
+      );
     }
-    out.push(`thread pool  busy ${bar(tp.utilization)} ${Math.round(tp.utilization * 100)}% · size ${tp.size} · in flight ${tp.inFlight.total} · queued ${tp.queued.total} (peak ${tp.peak.queued})`);
-    out.push(`             wait p99 ${tp.wait.p99} ms · canary p99 ${tp.probe.p99} ms · saturation ${Math.round(tp.saturation * 100)}% · recommended ${tp.recommendedSize}`);
-    out.push(`process      CPU ${Math.round(s.process.cpu.percent)}% · RSS ${Math.round(s.process.memory.rss / 1048576)} MB · heap ${Math.round(s.process.memory.heapUsed / 1048576)} MB`);
+    out.push(
+      `thread pool  busy ${bar(tp.utilization)} ${Math.round(tp.utilization * 100)}% · size ${tp.size} · in flight ${tp.inFlight.total} · queued ${tp.queued.total} (peak ${tp.peak.queued})`,
+    );
+    out.push(
+      `             wait p99 ${tp.wait.p99} ms · canary p99 ${tp.probe.p99} ms · saturation ${Math.round(tp.saturation * 100)}% · recommended ${tp.recommendedSize}`,
+    );
+    out.push(
+      `process      CPU ${Math.round(s.process.cpu.percent)}% · RSS ${Math.round(s.process.memory.rss / 1048576)} MB · heap ${Math.round(s.process.memory.heapUsed / 1048576)} MB`,
+    );
   }
   out.push('');
   out.push('app output (last lines):');

@@ -36,12 +36,18 @@ export function createOpenTelemetryBridge(
 ): OpenTelemetryBridge {
   const meter =
     options.meter ??
-    (options.api ?? loadPeer<OtelApi>('@opentelemetry/api', 'createOpenTelemetryBridge')).metrics.getMeter(
-      '@offthread/diagnostics',
-    );
+    (
+      options.api ?? loadPeer<OtelApi>('@opentelemetry/api', 'createOpenTelemetryBridge')
+    ).metrics.getMeter('@offthread/diagnostics');
   const gauges: [ObservableGauge, (s: Snapshot) => number, Record<string, string>?][] = [];
   const names: string[] = [];
-  const add = (name: string, description: string, unit: string, read: (s: Snapshot) => number, attrs?: Record<string, string>[]) => {
+  const add = (
+    name: string,
+    description: string,
+    unit: string,
+    read: (s: Snapshot) => number,
+    attrs?: Record<string, string>[],
+  ) => {
     const g = meter.createObservableGauge(name, { description, unit });
     names.push(name);
     if (attrs) for (const a of attrs) gauges.push([g, read, a]);
@@ -49,20 +55,67 @@ export function createOpenTelemetryBridge(
   };
   const last = (s: Snapshot) => s.interval ?? s.sinceStart;
   for (const q of ['min', 'max', 'mean', 'p50', 'p90', 'p99'] as const) {
-    add(`nodejs.eventloop.delay.${q}`, `Event-loop delay ${q} over the last interval.`, 's', (s) => last(s).eventLoop.delay[q] / 1000);
+    add(
+      `nodejs.eventloop.delay.${q}`,
+      `Event-loop delay ${q} over the last interval.`,
+      's',
+      (s) => last(s).eventLoop.delay[q] / 1000,
+    );
   }
-  add('nodejs.eventloop.utilization', 'Event-loop utilization over the last interval.', '1', (s) => last(s).eventLoop.utilization);
-  add('offthread.eventloop.blocks', 'Event-loop blocks since start.', '{block}', (s) => s.sinceStart.eventLoop.blockCount);
-  add('offthread.threadpool.size', 'Effective UV_THREADPOOL_SIZE.', '{thread}', (s) => s.sinceStart.threadpool.size);
+  add(
+    'nodejs.eventloop.utilization',
+    'Event-loop utilization over the last interval.',
+    '1',
+    (s) => last(s).eventLoop.utilization,
+  );
+  add(
+    'offthread.eventloop.blocks',
+    'Event-loop blocks since start.',
+    '{block}',
+    (s) => s.sinceStart.eventLoop.blockCount,
+  );
+  add(
+    'offthread.threadpool.size',
+    'Effective UV_THREADPOOL_SIZE.',
+    '{thread}',
+    (s) => s.sinceStart.threadpool.size,
+  );
   const types = ['fs', 'dns', 'crypto', 'zlib', 'other'] as const;
-  const byType = (field: 'inFlight' | 'queued') => (s: Snapshot, t: string) => last(s).threadpool[field][t as (typeof types)[number]];
-  const inflight = meter.createObservableGauge('offthread.threadpool.in_flight', { description: 'Thread-pool requests in flight, by type.', unit: '{request}' });
-  const queued = meter.createObservableGauge('offthread.threadpool.queued', { description: 'Thread-pool requests waiting for a thread, by type.', unit: '{request}' });
+  const byType = (field: 'inFlight' | 'queued') => (s: Snapshot, t: string) =>
+    last(s).threadpool[field][t as (typeof types)[number]];
+  const inflight = meter.createObservableGauge('offthread.threadpool.in_flight', {
+    description: 'Thread-pool requests in flight, by type.',
+    unit: '{request}',
+  });
+  const queued = meter.createObservableGauge('offthread.threadpool.queued', {
+    description: 'Thread-pool requests waiting for a thread, by type.',
+    unit: '{request}',
+  });
   names.push('offthread.threadpool.in_flight', 'offthread.threadpool.queued');
-  add('offthread.threadpool.wait.p99', 'Thread-pool queue wait p99 over the last interval.', 's', (s) => last(s).threadpool.wait.p99 / 1000);
-  add('offthread.threadpool.wait.max', 'Thread-pool queue wait max over the last interval.', 's', (s) => last(s).threadpool.wait.max / 1000);
-  add('offthread.threadpool.saturation', 'Share of the last interval all threads were busy.', '1', (s) => last(s).threadpool.saturation);
-  add('offthread.threadpool.recommended_size', 'Suggested UV_THREADPOOL_SIZE.', '{thread}', (s) => s.sinceStart.threadpool.recommendedSize);
+  add(
+    'offthread.threadpool.wait.p99',
+    'Thread-pool queue wait p99 over the last interval.',
+    's',
+    (s) => last(s).threadpool.wait.p99 / 1000,
+  );
+  add(
+    'offthread.threadpool.wait.max',
+    'Thread-pool queue wait max over the last interval.',
+    's',
+    (s) => last(s).threadpool.wait.max / 1000,
+  );
+  add(
+    'offthread.threadpool.saturation',
+    'Share of the last interval all threads were busy.',
+    '1',
+    (s) => last(s).threadpool.saturation,
+  );
+  add(
+    'offthread.threadpool.recommended_size',
+    'Suggested UV_THREADPOOL_SIZE.',
+    '{thread}',
+    (s) => s.sinceStart.threadpool.recommendedSize,
+  );
 
   const callback = (result: import('@opentelemetry/api').BatchObservableResult) => {
     let s: Snapshot;

@@ -83,47 +83,81 @@ export function createPrometheusCollector(
   const last = (s: Snapshot) => s.interval ?? s.sinceStart;
   const sec = (ms: number) => ms / 1000;
   for (const q of ['min', 'mean', 'p50', 'p90', 'p99', 'max'] as const) {
-    gauge(`nodejs_eventloop_lag_${q}_seconds`, `Event-loop delay ${q} over the last interval, in seconds.`, (s) =>
-      sec(last(s).eventLoop.delay[q]),
+    gauge(
+      `nodejs_eventloop_lag_${q}_seconds`,
+      `Event-loop delay ${q} over the last interval, in seconds.`,
+      (s) => sec(last(s).eventLoop.delay[q]),
     );
   }
-  gauge('nodejs_eventloop_utilization_ratio', 'Event-loop utilization (0..1) over the last interval.', (s) =>
-    last(s).eventLoop.utilization,
+  gauge(
+    'nodejs_eventloop_utilization_ratio',
+    'Event-loop utilization (0..1) over the last interval.',
+    (s) => last(s).eventLoop.utilization,
   );
-  gauge('offthread_eventloop_blocks_total', 'Event-loop blocks longer than blockThreshold since start.', (s) =>
-    s.sinceStart.eventLoop.blockCount,
+  gauge(
+    'offthread_eventloop_blocks_total',
+    'Event-loop blocks longer than blockThreshold since start.',
+    (s) => s.sinceStart.eventLoop.blockCount,
   );
-  gauge('offthread_eventloop_blocked_seconds_total', 'Time spent in event-loop blocks since start, seconds.', (s) =>
-    sec(s.sinceStart.eventLoop.blockedTime),
+  gauge(
+    'offthread_eventloop_blocked_seconds_total',
+    'Time spent in event-loop blocks since start, seconds.',
+    (s) => sec(s.sinceStart.eventLoop.blockedTime),
   );
-  gauge('offthread_threadpool_size', 'Effective UV_THREADPOOL_SIZE.', (s) => s.sinceStart.threadpool.size);
-  gauge('offthread_threadpool_in_flight', 'Thread-pool requests submitted and not completed, by type.', () => 0, {
-    labelNames: ['type'],
-    read: (s) => TYPES.map((t) => [{ type: t }, last(s).threadpool.inFlight[t]]),
-  });
-  gauge('offthread_threadpool_queued', 'Thread-pool requests waiting for a thread, by type.', () => 0, {
-    labelNames: ['type'],
-    read: (s) => TYPES.map((t) => [{ type: t }, last(s).threadpool.queued[t]]),
-  });
-  gauge('offthread_threadpool_queued_peak', 'Most requests queued at once in the last interval.', (s) =>
-    last(s).threadpool.peak.queued,
+  gauge(
+    'offthread_threadpool_size',
+    'Effective UV_THREADPOOL_SIZE.',
+    (s) => s.sinceStart.threadpool.size,
+  );
+  gauge(
+    'offthread_threadpool_in_flight',
+    'Thread-pool requests submitted and not completed, by type.',
+    () => 0,
+    {
+      labelNames: ['type'],
+      read: (s) => TYPES.map((t) => [{ type: t }, last(s).threadpool.inFlight[t]]),
+    },
+  );
+  gauge(
+    'offthread_threadpool_queued',
+    'Thread-pool requests waiting for a thread, by type.',
+    () => 0,
+    {
+      labelNames: ['type'],
+      read: (s) => TYPES.map((t) => [{ type: t }, last(s).threadpool.queued[t]]),
+    },
+  );
+  gauge(
+    'offthread_threadpool_queued_peak',
+    'Most requests queued at once in the last interval.',
+    (s) => last(s).threadpool.peak.queued,
   );
   for (const q of ['p50', 'p99', 'max'] as const) {
-    gauge(`offthread_threadpool_wait_${q}_seconds`, `Thread-pool queue wait ${q} over the last interval, seconds.`, (s) =>
-      sec(last(s).threadpool.wait[q]),
+    gauge(
+      `offthread_threadpool_wait_${q}_seconds`,
+      `Thread-pool queue wait ${q} over the last interval, seconds.`,
+      (s) => sec(last(s).threadpool.wait[q]),
     );
   }
-  gauge('offthread_threadpool_probe_p99_seconds', 'Canary thread-pool request round trip p99, seconds.', (s) =>
-    sec(last(s).threadpool.probe.p99),
+  gauge(
+    'offthread_threadpool_probe_p99_seconds',
+    'Canary thread-pool request round trip p99, seconds.',
+    (s) => sec(last(s).threadpool.probe.p99),
   );
-  gauge('offthread_threadpool_saturation_ratio', 'Share of the last interval all threads were busy (0..1).', (s) =>
-    last(s).threadpool.saturation,
+  gauge(
+    'offthread_threadpool_saturation_ratio',
+    'Share of the last interval all threads were busy (0..1).',
+    (s) => last(s).threadpool.saturation,
   );
-  gauge('offthread_threadpool_utilization_ratio', 'Mean share of threads busy over the last interval (0..1).', (s) =>
-    last(s).threadpool.utilization,
+  gauge(
+    'offthread_threadpool_utilization_ratio',
+    'Mean share of threads busy over the last interval (0..1).',
+    (s) => last(s).threadpool.utilization,
   );
-  gauge('offthread_threadpool_recommended_size', 'Suggested UV_THREADPOOL_SIZE since start.', (s) =>
-    s.sinceStart.threadpool.recommendedSize,
+  gauge(
+    'offthread_threadpool_recommended_size',
+    'Suggested UV_THREADPOOL_SIZE since start.',
+    (s) => s.sinceStart.threadpool.recommendedSize,
   );
   return {
     metricNames: names,
