@@ -130,8 +130,21 @@ function summary(m) {
     .join(' ');
 }
 
+/**
+ * A runner's description. Loading it here also loads its library; a library that cannot load
+ * (say the core is not built) still gets a row, and its children report the error.
+ * @param {string} r
+ */
+async function loadMeta(r) {
+  try {
+    return (await import(`./runners/${r}.mjs`)).meta;
+  } catch (err) {
+    const message = /** @type {Error} */ (err).message?.split('\n')[0];
+    return { name: r, version: 'n/a', config: `cannot be loaded: ${message}` };
+  }
+}
 const metas = Object.fromEntries(
-  await Promise.all(runners.map(async (r) => [r, (await import(`./runners/${r}.mjs`)).meta])),
+  await Promise.all(runners.map(async (r) => [r, await loadMeta(r)])),
 );
 const machine = describeMachine();
 const loadStart = os.loadavg();
@@ -140,6 +153,11 @@ const date = new Date();
 console.log(
   `offthread benchmarks${args.quick ? ' (quick)' : ''}: ${machine.cpu}, ${machine.memory}, Node ${machine.node}`,
 );
+if (loadStart[0] > 1) {
+  console.log(
+    `  note: the 1-minute load average is ${loadStart[0].toFixed(2)} before starting; other processes will take CPU time from the pools (the CPU-bound speed-up suffers most).`,
+  );
+}
 
 /** @type {import('./report.mjs').Results} */
 const results = {};

@@ -1,3 +1,4 @@
+import { Pool, transfer } from '@offthread/core';
 import { installedVersion } from './version.mjs';
 
 /** @type {import('./types.mjs').RunnerMeta} */
@@ -9,8 +10,6 @@ export const meta = {
 
 /** @type {import('./types.mjs').CreatePool} */
 export async function create({ threads }) {
-  // Imported lazily so the other runners work while the core is not built yet.
-  const { Pool, transfer } = await import('@offthread/core');
   const pool = new Pool({
     filename: new URL('../tasks/offthread.mjs', import.meta.url),
     minThreads: threads,
