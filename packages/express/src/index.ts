@@ -19,6 +19,7 @@ export {
   underPressure,
 } from './under-pressure.js';
 export { closeDefaultPool, getDefaultPool } from './default-pool.js';
-export type { LocalsOption, RequestSnapshot } from './snapshot.js';
+export type { RequestSnapshot } from './snapshot.js';
+export type { LocalsOption } from './take-snapshot.js';
 export type { HttpErrorFields } from './errors.js';
 export { OffThreadError, OffThreadErrorCode, isOffThreadError } from '@offthread/core';

@@ -7,7 +7,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { getDefaultPool } from './default-pool.js';
 import { decorate, poolErrorStatus } from './errors.js';
 import { CREDIT, type DispatchArg, type DispatchResult, Kind, type StreamMessage } from './protocol.js';
-import { type LocalsOption, snapshotRequest } from './snapshot.js';
+import { type LocalsOption, snapshotRequest } from './take-snapshot.js';
 
 /** Options of {@link offThread}. Every field is optional; see {@link defaultOffThreadOptions}. */
 export interface OffThreadOptions {
