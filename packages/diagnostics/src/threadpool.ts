@@ -287,7 +287,7 @@ export class ThreadpoolTracker {
       const want = Math.min(1024, Math.max(size + 1, p.peakInFlight));
       const cores =
         typeof availableParallelism === 'function' ? availableParallelism() : cpus().length;
-      let reason = `up to ${p.peakInFlight} thread-pool requests were in flight at once with ${size} threads; requests waited up to ${round(p.wait.stats().max)} ms (p99 ${waitP99} ms) for a thread`;
+      let reason = `up to ${p.peakInFlight} thread-pool requests were in flight at once with ${size} threads; requests waited up to ${Math.round(p.wait.stats().max)} ms (p99 ${Math.round(waitP99)} ms) for a thread`;
       if (want > cores) {
         reason += `. CPU-bound work (crypto, zlib) will not finish faster with more threads than the ${cores} CPU cores, but it stops waiting behind other requests (fs, dns)`;
       }
