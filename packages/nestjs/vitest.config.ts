@@ -1,6 +1,12 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
+// TypeScript sources that import the package (the dev-runner test) get the staged build: the same
+// copy the compiled fixtures and the worker threads load.
+const staged = fileURLToPath(new URL('./test/.stage/node_modules/@offthread/nestjs/dist/index.js', import.meta.url));
+
 export default defineConfig({
+  resolve: { alias: { '@offthread/nestjs': staged } },
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/support/global-setup.ts'],

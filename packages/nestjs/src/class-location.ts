@@ -8,7 +8,7 @@ const helperFrame =
   /[\\/]node_modules[\\/](?:\.pnpm[\\/][^\\/]+[\\/]node_modules[\\/])?(?:tslib|@swc[\\/]helpers|reflect-metadata|@oxc-project[\\/]runtime|@babel[\\/]runtime)[\\/]/;
 
 /** `at fn (/a/b.js:1:2)`, `at /a/b.js:1:2`, `at file:///a/b.mjs:1:2`, `at C:\a\b.js:1:2`. */
-const locationPattern = /((?:file:\/\/|\/|[A-Za-z]:\\)[^()\n]*?):\d+:\d+\)?\s*$/;
+const locationPattern = /(?:\(|\s|^)((?:file:\/\/|\/|[A-Za-z]:\\)[^()\n]*?):\d+:\d+\)?\s*$/;
 
 /**
  * The file a stack frame points to, as a path, or undefined for frames without one

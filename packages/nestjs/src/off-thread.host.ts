@@ -68,16 +68,16 @@ export class OffThreadHost implements OffThreadRuntime, OnApplicationShutdown {
     }
     let transferList: Transferable[] | undefined;
     for (let i = 0; i < args.length; i++) {
-      const arg = args[i] as Record<symbol, unknown> | null;
-      if (arg !== null && typeof arg === 'object' && arg[kTransfer] === true) {
+      const arg = args[i] as { [kTransfer]?: unknown; value?: unknown; transferList?: Transferable[] } | null;
+      if (arg !== null && typeof arg === 'object' && arg[kTransfer] === true && Array.isArray(arg.transferList)) {
         transferList ??= [];
-        transferList.push(...(arg.transferList as Transferable[]));
+        transferList.push(...arg.transferList);
         args[i] = arg.value;
       }
     }
     if (options.transfer) {
       transferList ??= [];
-      transferList.push(...options.transfer(...args));
+      transferList.push(...(options.transfer(...args) as Transferable[]));
     }
     const payload: CallPayload = { op: 'call', target, method, args, logger: this.options.workerLogger };
     return pool

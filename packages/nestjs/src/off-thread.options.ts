@@ -77,7 +77,7 @@ export interface OffThreadOptions {
    * `(buffer) => [buffer.buffer]`. Arguments wrapped in `transfer()` are moved too.
    * Defaults to none.
    */
-  transfer?: (...args: any[]) => readonly Transferable[];
+  transfer?: (...args: any[]) => readonly (Transferable | ArrayBufferLike)[];
 }
 
 type Transferable = import('node:worker_threads').Transferable;

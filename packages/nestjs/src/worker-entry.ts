@@ -5,14 +5,14 @@
  * methods undecorated, so the call below runs the method body itself.
  */
 import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { INestApplicationContext, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { type CallPayload, type CheckPayload, kHttpChain, type TargetRef, type WorkerPayload } from './protocol.js';
 
 const contexts = new Map<string, Promise<INestApplicationContext>>();
 const typeScriptFile = /\.[cm]?tsx?$/;
-let tsxRegistered: Promise<void> | undefined;
+let tsxRegistered: true | undefined;
 
 /** Run one `@OffThread()` call, or (op 'check') verify at start-up that the classes resolve. */
 export default async function offThreadNestTask(payload: WorkerPayload): Promise<unknown> {
@@ -100,23 +100,21 @@ async function importExport(file: string, name: string, what: string): Promise<u
 /**
  * Load a file the way the app loaded it: CommonJS through require() (which also honours
  * ts-node/SWC require hooks inherited via execArgv), ES modules through import(), TypeScript
- * without a hook through tsx.
+ * without a hook through tsx's require() hook.
  */
 async function load(file: string): Promise<Record<string, unknown>> {
   const url = file.startsWith('file:') ? file : pathToFileURL(file).href;
   const requireFrom = createRequire(url);
   const ext = /\.[^./\\]+$/.exec(file)?.[0] ?? '';
-  if (typeScriptFile.test(file)) {
-    if (requireFrom.extensions[ext] === undefined) {
-      tsxRegistered ??= registerTsx(requireFrom);
-      await tsxRegistered;
+  if (typeScriptFile.test(file) && ext !== '.mts') {
+    if (requireFrom.extensions[ext] === undefined && !tsxRegistered) {
+      registerTsx(requireFrom);
+      tsxRegistered = true;
     }
-    if (ext !== '.mts') {
-      try {
-        return requireFrom(file.startsWith('file:') ? new URL(file).pathname : file) as Record<string, unknown>;
-      } catch (error) {
-        if ((error as { code?: string }).code !== 'ERR_REQUIRE_ESM') throw error;
-      }
+    try {
+      return requireFrom(file.startsWith('file:') ? fileURLToPath(file) : file) as Record<string, unknown>;
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'ERR_REQUIRE_ESM') throw error;
     }
   }
   // A non-literal import() stays a real dynamic import in the CommonJS build.
@@ -124,20 +122,21 @@ async function load(file: string): Promise<Record<string, unknown>> {
   return namespace;
 }
 
-async function registerTsx(requireFrom: NodeJS.Require): Promise<void> {
-  let cjsApi: string;
-  let esmApi: string;
-  try {
-    cjsApi = requireFrom.resolve('tsx/cjs/api');
-    esmApi = requireFrom.resolve('tsx/esm/api');
-  } catch {
-    throw new Error(
-      `Cannot load TypeScript in a worker thread: install tsx (npm install --save-dev tsx), start the app with a TypeScript loader (ts-node, @swc-node/register), or run the compiled JavaScript.`,
-    );
+/** tsx's require() hook (an optional peer of @offthread/core: next to the app, or next to the core). */
+function registerTsx(requireFrom: NodeJS.Require): void {
+  for (const from of [requireFrom, createRequire(require.resolve('@offthread/core'))]) {
+    let api: string;
+    try {
+      api = from.resolve('tsx/cjs/api');
+    } catch {
+      continue;
+    }
+    (require(api) as { register: () => unknown }).register();
+    return;
   }
-  (requireFrom(cjsApi) as { register: () => unknown }).register();
-  const esm = (await import(pathToFileURL(esmApi).href)) as { register: () => unknown };
-  esm.register();
+  throw new Error(
+    'Cannot load TypeScript in a worker thread: install tsx (npm install --save-dev tsx), start the app with a TypeScript loader (ts-node, @swc-node/register), or run the compiled JavaScript.',
+  );
 }
 
 /**
