@@ -3,7 +3,9 @@ import { defineConfig } from 'vitest/config';
 
 // TypeScript sources that import the package (the dev-runner test) get the staged build: the same
 // copy the compiled fixtures and the worker threads load.
-const staged = fileURLToPath(new URL('./test/.stage/node_modules/@offthread/nestjs/dist/index.js', import.meta.url));
+const staged = fileURLToPath(
+  new URL('./test/.stage/node_modules/@offthread/nestjs/dist/index.js', import.meta.url),
+);
 
 export default defineConfig({
   resolve: { alias: { '@offthread/nestjs': staged } },

@@ -21,7 +21,10 @@ for (const mode of ['blocking', 'offthread']) {
   try {
     // One request of each to warm up JIT and the worker contexts.
     await fetch(`${app.url}/${mode}/${n}`);
-    const [heavy, health] = await Promise.all([run(`${app.url}/${mode}/${n}`, connections), run(`${app.url}/health`, 1)]);
+    const [heavy, health] = await Promise.all([
+      run(`${app.url}/${mode}/${n}`, connections),
+      run(`${app.url}/health`, 1),
+    ]);
     rows.push({
       route: `/${mode}/${n}`,
       heavyRps: heavy.requests.average,

@@ -8,7 +8,10 @@ export const mainFile = fileURLToPath(new URL('../dist/main.js', import.meta.url
 
 /** @returns {Promise<{ url: string, child: import('node:child_process').ChildProcess, stop: () => Promise<void> }>} */
 export function startApp({ env = {}, timeoutMs = 30_000 } = {}) {
-  if (!existsSync(mainFile)) throw new Error(`${mainFile} is missing: run \`pnpm --filter @offthread/nest-sample build\` first`);
+  if (!existsSync(mainFile))
+    throw new Error(
+      `${mainFile} is missing: run \`pnpm --filter @offthread/nest-sample build\` first`,
+    );
   const child = spawn(process.execPath, [mainFile], {
     cwd: appDir,
     env: { ...process.env, PORT: '0', ...env },

@@ -49,10 +49,15 @@ describe('nest-sample, built and started like in production', () => {
 describe('shutdown', () => {
   it('SIGTERM while an off-thread request runs: the request completes, then the process exits cleanly', async () => {
     const app: Started = await startApp();
-    const inFlight = fetch(`${app.url}/offthread/400`).then(async (res) => ({ status: res.status, body: await res.json() }));
+    const inFlight = fetch(`${app.url}/offthread/400`).then(async (res) => ({
+      status: res.status,
+      body: await res.json(),
+    }));
     // The request is accepted before the signal: wait until the server has it.
     await new Promise((resolve) => setTimeout(resolve, 100));
-    const exited = new Promise<number | null>((resolve) => app.child.once('exit', (code) => resolve(code)));
+    const exited = new Promise<number | null>((resolve) =>
+      app.child.once('exit', (code) => resolve(code)),
+    );
     app.child.kill('SIGTERM');
     const reply = await inFlight;
     expect(reply.status).toBe(200);

@@ -14,8 +14,27 @@ describe('Clinic.js', () => {
     const dir = mkdtempSync(join(tmpdir(), 'nest-sample-clinic-'));
     const child = spawn(
       process.execPath,
-      [clinic, 'doctor', '--open=false', '--autocannon', '[', '-c', '4', '-d', '4', '/offthread/30', ']', '--', process.execPath, mainFile],
-      { cwd: dir, env: { ...process.env, NO_INSIGHT: '1', PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] },
+      [
+        clinic,
+        'doctor',
+        '--open=false',
+        '--autocannon',
+        '[',
+        '-c',
+        '4',
+        '-d',
+        '4',
+        '/offthread/30',
+        ']',
+        '--',
+        process.execPath,
+        mainFile,
+      ],
+      {
+        cwd: dir,
+        env: { ...process.env, NO_INSIGHT: '1', PORT: '0' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
     );
     let output = '';
     child.stdout.on('data', (chunk) => (output += chunk));

@@ -60,7 +60,9 @@ export function captureDefiningFile(ownFile: string): string | undefined {
  * Search the CommonJS module cache for a module exporting `value`, as a fallback for classes
  * whose file the stack did not reveal (or to check it). ESM modules are not searchable.
  */
-export function findExportingModule(value: unknown): { file: string; exportName: string } | undefined {
+export function findExportingModule(
+  value: unknown,
+): { file: string; exportName: string } | undefined {
   // Every require() shares one cache; any require function reaches it.
   const cache = createRequire(__filename).cache;
   for (const [file, mod] of Object.entries(cache)) {
@@ -79,7 +81,9 @@ export function findExportingModule(value: unknown): { file: string; exportName:
 
 /** The name under which the CommonJS module `file` exports `value`, if it is cached and does. */
 export function exportNameIn(file: string, value: unknown): string | undefined {
-  const exports = createRequire(__filename).cache[file]?.exports as Record<string, unknown> | undefined;
+  const exports = createRequire(__filename).cache[file]?.exports as
+    | Record<string, unknown>
+    | undefined;
   if (exports === undefined || exports === null) return undefined;
   if (exports === value) return 'default';
   for (const key of Object.keys(exports)) if (exports[key] === value) return key;

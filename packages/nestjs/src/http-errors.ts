@@ -15,7 +15,11 @@ export function registerNestExceptions(extra: readonly ErrorClass[] = []): void 
   if (!nestExceptions) {
     nestExceptions = new Map();
     for (const [name, value] of Object.entries(common)) {
-      if (typeof value === 'function' && name.endsWith('Exception') && value.prototype instanceof Error) {
+      if (
+        typeof value === 'function' &&
+        name.endsWith('Exception') &&
+        value.prototype instanceof Error
+      ) {
         nestExceptions.set(name, value as ErrorClass);
         registerError(value as ErrorClass);
       }
@@ -39,7 +43,12 @@ export function restoreHttpException(error: unknown): unknown {
     if (ErrorClass) {
       const ownName = Object.getOwnPropertyDescriptor(error, 'name');
       Object.setPrototypeOf(error, ErrorClass.prototype);
-      if (!ownName) Object.defineProperty(error, 'name', { value: String(chain[0]), writable: true, configurable: true });
+      if (!ownName)
+        Object.defineProperty(error, 'name', {
+          value: String(chain[0]),
+          writable: true,
+          configurable: true,
+        });
       break;
     }
   }

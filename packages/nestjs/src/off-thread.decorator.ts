@@ -32,16 +32,23 @@ export function OffThread(options?: OffThreadOptions): MethodDecorator {
   // Decorators run while the class's module is being evaluated: the stack leads to its file.
   const file = captureDefiningFile(ownFile);
   return (target: object, key: string | symbol, descriptor: PropertyDescriptor) => {
-    const className = (target as { constructor?: { name?: string } }).constructor?.name ?? '(anonymous class)';
+    const className =
+      (target as { constructor?: { name?: string } }).constructor?.name ?? '(anonymous class)';
     if (typeof key !== 'string') {
-      throw new TypeError(`@OffThread() on ${className}: the method needs a string name, not a symbol`);
+      throw new TypeError(
+        `@OffThread() on ${className}: the method needs a string name, not a symbol`,
+      );
     }
     if (typeof target === 'function') {
-      throw new TypeError(`@OffThread() on static method ${className}.${key}: only instance methods of providers can run off-thread`);
+      throw new TypeError(
+        `@OffThread() on static method ${className}.${key}: only instance methods of providers can run off-thread`,
+      );
     }
     const original = descriptor?.value;
     if (typeof original !== 'function') {
-      throw new TypeError(`@OffThread() on ${className}.${key}: it decorates methods, not properties or accessors`);
+      throw new TypeError(
+        `@OffThread() on ${className}.${key}: it decorates methods, not properties or accessors`,
+      );
     }
     record(target, key, file, checked, original);
     // In a pool thread the body runs here, inline: this is where the work was sent.
@@ -75,7 +82,11 @@ function record(
   let info = Object.hasOwn(target, kOffThreadClass) ? holder[kOffThreadClass] : undefined;
   if (!info) {
     info = { file, methods: new Map() };
-    Object.defineProperty(target, kOffThreadClass, { value: info, enumerable: false, configurable: true });
+    Object.defineProperty(target, kOffThreadClass, {
+      value: info,
+      enumerable: false,
+      configurable: true,
+    });
   }
   info.file ??= file;
   info.methods.set(key, { options, original });
@@ -89,15 +100,22 @@ function copyMetadata(from: object, to: object): void {
     defineMetadata?: (key: unknown, value: unknown, target: object) => void;
   };
   if (!reflect.getMetadataKeys || !reflect.getMetadata || !reflect.defineMetadata) return;
-  for (const key of reflect.getMetadataKeys(from)) reflect.defineMetadata(key, reflect.getMetadata(key, from), to);
+  for (const key of reflect.getMetadataKeys(from))
+    reflect.defineMetadata(key, reflect.getMetadata(key, from), to);
 }
 
 /** The decorated classes and methods found on a prototype chain, nearest first. */
-export function decoratedMethods(prototype: object | null): { file: string | undefined; methods: Map<string, import('./protocol.js').DecoratedMethod> } | undefined {
+export function decoratedMethods(
+  prototype: object | null,
+):
+  | { file: string | undefined; methods: Map<string, import('./protocol.js').DecoratedMethod> }
+  | undefined {
   let file: string | undefined;
   const methods = new Map<string, import('./protocol.js').DecoratedMethod>();
   for (let p = prototype; p && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
-    const info = Object.hasOwn(p, kOffThreadClass) ? (p as Record<symbol, DecoratedClass>)[kOffThreadClass] : undefined;
+    const info = Object.hasOwn(p, kOffThreadClass)
+      ? (p as Record<symbol, DecoratedClass>)[kOffThreadClass]
+      : undefined;
     if (!info) continue;
     if (p === prototype) file = info.file;
     for (const [name, method] of info.methods) if (!methods.has(name)) methods.set(name, method);

@@ -43,7 +43,10 @@ export class OffThreadExplorer implements OnModuleInit {
   private async explore(): Promise<void> {
     const problems: string[] = [];
     const found = new Map<Function, { target: TargetRef; methods: string[] }>();
-    const wrappers = [...this.discovery.getProviders(), ...this.discovery.getControllers()] as unknown as Wrapper[];
+    const wrappers = [
+      ...this.discovery.getProviders(),
+      ...this.discovery.getControllers(),
+    ] as unknown as Wrapper[];
     for (const wrapper of wrappers) {
       const ctor = classOf(wrapper);
       if (!ctor || found.has(ctor)) continue;
@@ -64,14 +67,20 @@ export class OffThreadExplorer implements OnModuleInit {
       }
       if (problems.length > before) continue;
       try {
-        const target = this.host.locate(ctor, wrapper.host?.metatype, wrapper.scope === Scope.TRANSIENT);
+        const target = this.host.locate(
+          ctor,
+          wrapper.host?.metatype,
+          wrapper.scope === Scope.TRANSIENT,
+        );
         found.set(ctor, { target, methods: [...decorated.methods.keys()] });
       } catch (error) {
         problems.push((error as Error).message);
       }
     }
     if (problems.length) {
-      throw new TypeError(`OffThreadModule found ${problems.length === 1 ? 'a problem' : `${problems.length} problems`} with @OffThread() methods:\n- ${problems.join('\n- ')}`);
+      throw new TypeError(
+        `OffThreadModule found ${problems.length === 1 ? 'a problem' : `${problems.length} problems`} with @OffThread() methods:\n- ${problems.join('\n- ')}`,
+      );
     }
     for (const [ctor, { target }] of found) this.host.targets.set(ctor, target);
     if (this.host.options.preflight && found.size) await this.preflight([...found.values()]);
@@ -86,7 +95,12 @@ export class OffThreadExplorer implements OnModuleInit {
       let check = byModule.get(key);
       if (!check) {
         const { moduleFile, moduleExport, moduleName } = target;
-        check = { op: 'check', module: { moduleFile, moduleExport, moduleName }, targets: [], logger: this.host.options.workerLogger };
+        check = {
+          op: 'check',
+          module: { moduleFile, moduleExport, moduleName },
+          targets: [],
+          logger: this.host.options.workerLogger,
+        };
         byModule.set(key, check);
       }
       check.targets.push({ ...target, methods });
@@ -116,7 +130,8 @@ export class OffThreadExplorer implements OnModuleInit {
 function classOf(wrapper: Wrapper): Function | undefined {
   const instance = wrapper.instance as { constructor?: Function } | null | undefined;
   // Factory providers: the class is only known from the instance they made.
-  if (wrapper.inject) return instance && typeof instance === 'object' ? instance.constructor : undefined;
+  if (wrapper.inject)
+    return instance && typeof instance === 'object' ? instance.constructor : undefined;
   return typeof wrapper.metatype === 'function' ? wrapper.metatype : undefined;
 }
 
@@ -124,8 +139,12 @@ function classOf(wrapper: Wrapper): Function | undefined {
 function isAsyncMethod(prototype: object, name: string, method: DecoratedMethod): boolean {
   const fn = method.original;
   if (fn.constructor?.name === 'AsyncFunction') return true;
-  const reflect = Reflect as unknown as { getMetadata?: (key: string, target: object, property: string) => unknown };
+  const reflect = Reflect as unknown as {
+    getMetadata?: (key: string, target: object, property: string) => unknown;
+  };
   if (reflect.getMetadata?.('design:returntype', prototype, name) === Promise) return true;
   // Down-levelled output: tsc's __awaiter, SWC/Babel's _async_to_generator.
-  return /__awaiter|_async_to_generator|asyncToGenerator/.test(Function.prototype.toString.call(fn));
+  return /__awaiter|_async_to_generator|asyncToGenerator/.test(
+    Function.prototype.toString.call(fn),
+  );
 }

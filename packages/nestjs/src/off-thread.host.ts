@@ -1,15 +1,20 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Transferable } from 'node:worker_threads';
+import type { Transferable } from 'node:worker_threads';
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { Pool } from '@offthread/core';
 import { isOffThreadWorker } from '@offthread/core/worker';
 import { exportNameIn, findExportingModule } from './class-location.js';
-import { decoratedMethods } from './off-thread.decorator.js';
-import { OFFTHREAD_MODULE_OPTIONS } from './off-thread.constants.js';
-import type { OffThreadOptions, ResolvedModuleOptions } from './off-thread.options.js';
 import { registerNestExceptions, restoreHttpException } from './http-errors.js';
-import { type CallPayload, type OffThreadRuntime, sharedState, type TargetRef } from './protocol.js';
+import { OFFTHREAD_MODULE_OPTIONS } from './off-thread.constants.js';
+import { decoratedMethods } from './off-thread.decorator.js';
+import type { OffThreadOptions, ResolvedModuleOptions } from './off-thread.options.js';
+import {
+  type CallPayload,
+  type OffThreadRuntime,
+  sharedState,
+  type TargetRef,
+} from './protocol.js';
 
 const kTransfer = Symbol.for('offthread.transfer');
 
@@ -33,7 +38,9 @@ export class OffThreadHost implements OffThreadRuntime, OnApplicationShutdown {
       return;
     }
     if (!existsSync(workerEntryFile)) {
-      throw new Error(`@offthread/nestjs is incomplete: ${workerEntryFile} is missing. Reinstall the package.`);
+      throw new Error(
+        `@offthread/nestjs is incomplete: ${workerEntryFile} is missing. Reinstall the package.`,
+      );
     }
     registerNestExceptions(options.errors);
     this.pool = new Pool(options.pool);
@@ -52,13 +59,21 @@ export class OffThreadHost implements OffThreadRuntime, OnApplicationShutdown {
    */
   private readonly warmUp = () => {
     for (const payload of this.warmUpPayloads) {
-      this.pool!.run(payload, { filename: workerEntryFile, priority: Number.MAX_SAFE_INTEGER }).catch(() => {
+      this.pool!.run(payload, {
+        filename: workerEntryFile,
+        priority: Number.MAX_SAFE_INTEGER,
+      }).catch(() => {
         // A broken module was reported at start-up; the next call reports it again.
       });
     }
   };
 
-  call(instance: object, method: string, options: OffThreadOptions, args: unknown[]): Promise<unknown> {
+  call(
+    instance: object,
+    method: string,
+    options: OffThreadOptions,
+    args: unknown[],
+  ): Promise<unknown> {
     const pool = this.pool!;
     let target: TargetRef;
     try {
@@ -68,8 +83,17 @@ export class OffThreadHost implements OffThreadRuntime, OnApplicationShutdown {
     }
     let transferList: Transferable[] | undefined;
     for (let i = 0; i < args.length; i++) {
-      const arg = args[i] as { [kTransfer]?: unknown; value?: unknown; transferList?: Transferable[] } | null;
-      if (arg !== null && typeof arg === 'object' && arg[kTransfer] === true && Array.isArray(arg.transferList)) {
+      const arg = args[i] as {
+        [kTransfer]?: unknown;
+        value?: unknown;
+        transferList?: Transferable[];
+      } | null;
+      if (
+        arg !== null &&
+        typeof arg === 'object' &&
+        arg[kTransfer] === true &&
+        Array.isArray(arg.transferList)
+      ) {
         transferList ??= [];
         transferList.push(...arg.transferList);
         args[i] = arg.value;
@@ -79,7 +103,13 @@ export class OffThreadHost implements OffThreadRuntime, OnApplicationShutdown {
       transferList ??= [];
       transferList.push(...(options.transfer(...args) as Transferable[]));
     }
-    const payload: CallPayload = { op: 'call', target, method, args, logger: this.options.workerLogger };
+    const payload: CallPayload = {
+      op: 'call',
+      target,
+      method,
+      args,
+      logger: this.options.workerLogger,
+    };
     return pool
       .run(payload, {
         filename: workerEntryFile,
@@ -134,7 +164,8 @@ export class OffThreadHost implements OffThreadRuntime, OnApplicationShutdown {
         `${ctor.name} has @OffThread() methods but no worker module is known for it. Pass workerModule to OffThreadModule.forRoot(), the module whose context provides ${ctor.name} in a worker thread.`,
       );
     }
-    let moduleFile = this.options.workerModule === moduleClass ? this.options.workerModuleFile : undefined;
+    let moduleFile =
+      this.options.workerModule === moduleClass ? this.options.workerModuleFile : undefined;
     let moduleExport = moduleClass.name;
     if (moduleFile === undefined) {
       const found = findExportingModule(moduleClass);

@@ -34,9 +34,15 @@ export function toHttpException(error: unknown): unknown {
   if (!isOffThreadError(error)) return error;
   switch (error.code) {
     case OffThreadErrorCode.QUEUE_FULL:
-      return new ServiceUnavailableException('Server busy: too much CPU-heavy work is queued. Retry later.', { cause: error });
+      return new ServiceUnavailableException(
+        'Server busy: too much CPU-heavy work is queued. Retry later.',
+        { cause: error },
+      );
     case OffThreadErrorCode.TIMEOUT:
-      return new GatewayTimeoutException('The work for this request took too long and was stopped.', { cause: error });
+      return new GatewayTimeoutException(
+        'The work for this request took too long and was stopped.',
+        { cause: error },
+      );
     case OffThreadErrorCode.ABORTED:
       return new HttpException('Client Closed Request', 499, { cause: error });
     default:
@@ -75,13 +81,19 @@ export class OffThreadInterceptor implements NestInterceptor {
           error: (error: unknown) => {
             if (!httpErrors) return subscriber.error(error);
             const mapped = toHttpException(error);
-            if (mapped instanceof ServiceUnavailableException && mapped !== error && !res.headersSent) {
+            if (
+              mapped instanceof ServiceUnavailableException &&
+              mapped !== error &&
+              !res.headersSent
+            ) {
               setHeader(reply, 'Retry-After', String(retryAfter));
             }
             subscriber.error(mapped);
           },
         });
-      const subscription = abortOnDisconnect ? sharedState().request.run({ signal: controller.signal }, run) : run();
+      const subscription = abortOnDisconnect
+        ? sharedState().request.run({ signal: controller.signal }, run)
+        : run();
       return () => {
         res.removeListener('close', onClose);
         subscription.unsubscribe();

@@ -65,7 +65,9 @@ export class OffThreadModule {
    */
   static forRootAsync(options: OffThreadModuleAsyncOptions): DynamicModule {
     if (options === null || typeof options !== 'object') {
-      throw new TypeError('OffThreadModule.forRootAsync(options) needs an object with useFactory, useClass or useExisting');
+      throw new TypeError(
+        'OffThreadModule.forRootAsync(options) needs an object with useFactory, useClass or useExisting',
+      );
     }
     const extra: Provider[] = [];
     let optionsProvider: Provider;
@@ -81,16 +83,23 @@ export class OffThreadModule {
       if (options.useClass) extra.push({ provide: token, useClass: options.useClass });
       optionsProvider = {
         provide: OFFTHREAD_MODULE_OPTIONS,
-        useFactory: async (factory: OffThreadOptionsFactory) => resolveModuleOptions(await factory.createOffThreadOptions()),
+        useFactory: async (factory: OffThreadOptionsFactory) =>
+          resolveModuleOptions(await factory.createOffThreadOptions()),
         inject: [token],
       };
     } else {
-      throw new TypeError('OffThreadModule.forRootAsync(options) needs options.useFactory, options.useClass or options.useExisting');
+      throw new TypeError(
+        'OffThreadModule.forRootAsync(options) needs options.useFactory, options.useClass or options.useExisting',
+      );
     }
     return OffThreadModule.build(options.imports ?? [], optionsProvider, extra);
   }
 
-  private static build(imports: ModuleMetadata['imports'], optionsProvider: Provider, extra: Provider[] = []): DynamicModule {
+  private static build(
+    imports: ModuleMetadata['imports'],
+    optionsProvider: Provider,
+    extra: Provider[] = [],
+  ): DynamicModule {
     return {
       module: OffThreadModule,
       global: true,
@@ -100,7 +109,11 @@ export class OffThreadModule {
         ...extra,
         OffThreadHost,
         OffThreadExplorer,
-        { provide: OFFTHREAD_POOL, useFactory: (host: OffThreadHost) => host.pool, inject: [OffThreadHost] },
+        {
+          provide: OFFTHREAD_POOL,
+          useFactory: (host: OffThreadHost) => host.pool,
+          inject: [OffThreadHost],
+        },
         { provide: APP_INTERCEPTOR, useClass: OffThreadInterceptor },
       ],
       exports: [OFFTHREAD_POOL, OFFTHREAD_MODULE_OPTIONS],

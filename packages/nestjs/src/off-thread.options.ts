@@ -1,5 +1,5 @@
-import type { PoolOptions } from '@offthread/core';
 import type { LogLevel, Type } from '@nestjs/common';
+import type { PoolOptions } from '@offthread/core';
 
 /**
  * Options of `OffThreadModule.forRoot()`: every {@link PoolOptions} field (threads, queue,
@@ -96,7 +96,16 @@ export const moduleOnlyKeys = [
 ] as const;
 
 export type ResolvedModuleOptions = Required<
-  Pick<OffThreadModuleOptions, 'workerLogger' | 'preflight' | 'shutdownTimeout' | 'abortOnDisconnect' | 'httpErrors' | 'retryAfter' | 'errors'>
+  Pick<
+    OffThreadModuleOptions,
+    | 'workerLogger'
+    | 'preflight'
+    | 'shutdownTimeout'
+    | 'abortOnDisconnect'
+    | 'httpErrors'
+    | 'retryAfter'
+    | 'errors'
+  >
 > & {
   workerModule: Type<unknown> | undefined;
   workerModuleFile: string | undefined;
@@ -112,7 +121,8 @@ function describe(value: unknown): string {
 }
 
 function checkBoolean(value: unknown, path: string): void {
-  if (value !== undefined && typeof value !== 'boolean') throw new TypeError(`${path} must be a boolean, got ${describe(value)}`);
+  if (value !== undefined && typeof value !== 'boolean')
+    throw new TypeError(`${path} must be a boolean, got ${describe(value)}`);
 }
 
 function checkMs(value: unknown, path: string): void {
@@ -120,7 +130,8 @@ function checkMs(value: unknown, path: string): void {
   if (typeof value !== 'number' || Number.isNaN(value)) {
     throw new TypeError(`${path} must be a number of milliseconds, got ${describe(value)}`);
   }
-  if (value < 0) throw new RangeError(`${path} must be a number of milliseconds >= 0, got ${value}`);
+  if (value < 0)
+    throw new RangeError(`${path} must be a number of milliseconds >= 0, got ${value}`);
 }
 
 /**
@@ -129,7 +140,9 @@ function checkMs(value: unknown, path: string): void {
  *
  * @throws {TypeError | RangeError} naming the option, e.g. `options.workerModule must be a Nest module class`
  */
-export function resolveModuleOptions(options: OffThreadModuleOptions | undefined): ResolvedModuleOptions {
+export function resolveModuleOptions(
+  options: OffThreadModuleOptions | undefined,
+): ResolvedModuleOptions {
   if (options === undefined) options = {};
   if (options === null || typeof options !== 'object') {
     throw new TypeError(`OffThreadModule options must be an object, got ${describe(options)}`);
@@ -144,28 +157,46 @@ export function resolveModuleOptions(options: OffThreadModuleOptions | undefined
   if (o.workerModuleFile !== undefined) {
     const file = o.workerModuleFile;
     if (file instanceof URL) workerModuleFile = file.href;
-    else if (typeof file === 'string' && (file.startsWith('file:') || /^(?:\/|[A-Za-z]:[\\/])/.test(file))) workerModuleFile = file;
+    else if (
+      typeof file === 'string' &&
+      (file.startsWith('file:') || /^(?:\/|[A-Za-z]:[\\/])/.test(file))
+    )
+      workerModuleFile = file;
     else {
       throw new TypeError(
         `options.workerModuleFile must be an absolute path or a file: URL (new URL('./worker.module.js', import.meta.url)), got ${describe(file)}`,
       );
     }
     if (o.workerModule === undefined) {
-      throw new TypeError('options.workerModuleFile needs options.workerModule: pass the module class too');
+      throw new TypeError(
+        'options.workerModuleFile needs options.workerModule: pass the module class too',
+      );
     }
   }
   if (o.workerLogger !== undefined && o.workerLogger !== false && !Array.isArray(o.workerLogger)) {
-    throw new TypeError(`options.workerLogger must be false or an array of log levels like ['error', 'warn'], got ${describe(o.workerLogger)}`);
+    throw new TypeError(
+      `options.workerLogger must be false or an array of log levels like ['error', 'warn'], got ${describe(o.workerLogger)}`,
+    );
   }
   checkBoolean(o.preflight, 'options.preflight');
   checkBoolean(o.abortOnDisconnect, 'options.abortOnDisconnect');
   checkBoolean(o.httpErrors, 'options.httpErrors');
   checkMs(o.shutdownTimeout, 'options.shutdownTimeout');
-  if (o.retryAfter !== undefined && (typeof o.retryAfter !== 'number' || !Number.isInteger(o.retryAfter) || o.retryAfter < 0)) {
-    throw new TypeError(`options.retryAfter must be a whole number of seconds >= 0, got ${describe(o.retryAfter)}`);
+  if (
+    o.retryAfter !== undefined &&
+    (typeof o.retryAfter !== 'number' || !Number.isInteger(o.retryAfter) || o.retryAfter < 0)
+  ) {
+    throw new TypeError(
+      `options.retryAfter must be a whole number of seconds >= 0, got ${describe(o.retryAfter)}`,
+    );
   }
-  if (o.errors !== undefined && (!Array.isArray(o.errors) || o.errors.some((e) => typeof e !== 'function'))) {
-    throw new TypeError('options.errors must be an array of Error subclasses, like [ReportTooLargeError]');
+  if (
+    o.errors !== undefined &&
+    (!Array.isArray(o.errors) || o.errors.some((e) => typeof e !== 'function'))
+  ) {
+    throw new TypeError(
+      'options.errors must be an array of Error subclasses, like [ReportTooLargeError]',
+    );
   }
   const pool: Record<string, unknown> = { ...o };
   for (const key of moduleOnlyKeys) delete pool[key];
@@ -197,15 +228,21 @@ export function checkOffThreadOptions(options: unknown): OffThreadOptions {
   const o = options as OffThreadOptions;
   for (const key of Object.keys(o)) {
     if (key !== 'timeout' && key !== 'priority' && key !== 'transfer') {
-      throw new TypeError(`@OffThread() options.${key} is not an option. Known options: timeout, priority, transfer`);
+      throw new TypeError(
+        `@OffThread() options.${key} is not an option. Known options: timeout, priority, transfer`,
+      );
     }
   }
   checkMs(o.timeout, '@OffThread() options.timeout');
   if (o.priority !== undefined && (typeof o.priority !== 'number' || Number.isNaN(o.priority))) {
-    throw new TypeError(`@OffThread() options.priority must be a number, got ${describe(o.priority)}`);
+    throw new TypeError(
+      `@OffThread() options.priority must be a number, got ${describe(o.priority)}`,
+    );
   }
   if (o.transfer !== undefined && typeof o.transfer !== 'function') {
-    throw new TypeError(`@OffThread() options.transfer must be a function of the arguments returning a transfer list, got ${describe(o.transfer)}`);
+    throw new TypeError(
+      `@OffThread() options.transfer must be a function of the arguments returning a transfer list, got ${describe(o.transfer)}`,
+    );
   }
   return o;
 }

@@ -56,7 +56,12 @@ export interface DecoratedClass {
 
 /** The running module, as the decorator sees it (it may be another copy of this package). */
 export interface OffThreadRuntime {
-  call(instance: object, method: string, options: OffThreadOptions, args: unknown[]): Promise<unknown>;
+  call(
+    instance: object,
+    method: string,
+    options: OffThreadOptions,
+    args: unknown[],
+  ): Promise<unknown>;
 }
 
 export interface RequestScope {

@@ -8,7 +8,13 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { INestApplicationContext, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { type CallPayload, type CheckPayload, kHttpChain, type TargetRef, type WorkerPayload } from './protocol.js';
+import {
+  type CallPayload,
+  type CheckPayload,
+  kHttpChain,
+  type TargetRef,
+  type WorkerPayload,
+} from './protocol.js';
 
 const contexts = new Map<string, Promise<INestApplicationContext>>();
 const typeScriptFile = /\.[cm]?tsx?$/;
@@ -26,7 +32,9 @@ async function call(payload: CallPayload): Promise<unknown> {
   const instance = (await resolveInstance(app, target)) as Record<string, unknown>;
   const fn = instance[method];
   if (typeof fn !== 'function') {
-    throw new TypeError(`${target.className}.${method} is not a method of the instance the worker context resolved`);
+    throw new TypeError(
+      `${target.className}.${method} is not a method of the instance the worker context resolved`,
+    );
   }
   try {
     return await fn.apply(instance, args);
@@ -42,7 +50,9 @@ async function check(payload: CheckPayload): Promise<true> {
     const instance = (await resolveInstance(app, target)) as Record<string, unknown>;
     for (const method of target.methods) {
       if (typeof instance[method] !== 'function') {
-        throw new TypeError(`${target.className}.${method} is not a method of the instance resolved in the worker thread`);
+        throw new TypeError(
+          `${target.className}.${method} is not a method of the instance resolved in the worker thread`,
+        );
       }
     }
   }
@@ -57,9 +67,16 @@ function context(
   let app = contexts.get(key);
   if (!app) {
     app = (async () => {
-      const moduleClass = await importExport(ref.moduleFile, ref.moduleExport, `the worker module ${ref.moduleName}`);
+      const moduleClass = await importExport(
+        ref.moduleFile,
+        ref.moduleExport,
+        `the worker module ${ref.moduleName}`,
+      );
       try {
-        return await NestFactory.createApplicationContext(moduleClass as never, { logger, abortOnError: false });
+        return await NestFactory.createApplicationContext(moduleClass as never, {
+          logger,
+          abortOnError: false,
+        });
       } catch (error) {
         throw new Error(
           `Nest could not bootstrap ${ref.moduleName} in a worker thread: ${(error as Error)?.message ?? error}. Every provider of the worker module must be constructible in a thread: move HTTP-only or connection-holding providers out of it, or pass a smaller workerModule to OffThreadModule.forRoot().`,
@@ -75,9 +92,15 @@ function context(
 }
 
 async function resolveInstance(app: INestApplicationContext, target: TargetRef): Promise<unknown> {
-  const ctor = await importExport(target.classFile, target.classExport, `the class ${target.className}`);
+  const ctor = await importExport(
+    target.classFile,
+    target.classExport,
+    `the class ${target.className}`,
+  );
   try {
-    return target.transient ? await app.resolve(ctor as never, undefined, { strict: false }) : app.get(ctor as never, { strict: false });
+    return target.transient
+      ? await app.resolve(ctor as never, undefined, { strict: false })
+      : app.get(ctor as never, { strict: false });
   } catch (error) {
     throw new Error(
       `${target.className} could not be resolved from ${target.moduleName} in a worker thread: ${(error as Error)?.message ?? error}. Add ${target.className} (and what it injects) to the providers of ${target.moduleName}, or to a module it imports.`,
@@ -90,9 +113,14 @@ async function importExport(file: string, name: string, what: string): Promise<u
   const ns = await load(file);
   const cjs = ns.default as Record<string, unknown> | undefined;
   const value =
-    ns[name] ?? (cjs !== null && (typeof cjs === 'object' || typeof cjs === 'function') ? cjs[name] : undefined);
+    ns[name] ??
+    (cjs !== null && (typeof cjs === 'object' || typeof cjs === 'function')
+      ? cjs[name]
+      : undefined);
   if (typeof value !== 'function') {
-    throw new TypeError(`${file} does not export ${what} under the name '${name}'. Export it: export class ${name} ...`);
+    throw new TypeError(
+      `${file} does not export ${what} under the name '${name}'. Export it: export class ${name} ...`,
+    );
   }
   return value;
 }
@@ -112,7 +140,10 @@ async function load(file: string): Promise<Record<string, unknown>> {
       tsxRegistered = true;
     }
     try {
-      return requireFrom(file.startsWith('file:') ? fileURLToPath(file) : file) as Record<string, unknown>;
+      return requireFrom(file.startsWith('file:') ? fileURLToPath(file) : file) as Record<
+        string,
+        unknown
+      >;
     } catch (error) {
       if ((error as { code?: string }).code !== 'ERR_REQUIRE_ESM') throw error;
     }
@@ -147,7 +178,11 @@ function registerTsx(requireFrom: NodeJS.Require): void {
 function markHttpException(error: unknown): void {
   if (error === null || typeof error !== 'object' || !Object.isExtensible(error)) return;
   const chain: string[] = [];
-  for (let p = Object.getPrototypeOf(error); p && p !== Error.prototype; p = Object.getPrototypeOf(p)) {
+  for (
+    let p = Object.getPrototypeOf(error);
+    p && p !== Error.prototype;
+    p = Object.getPrototypeOf(p)
+  ) {
     const name = (p as { constructor?: { name?: string } }).constructor?.name;
     if (name) chain.push(name);
   }

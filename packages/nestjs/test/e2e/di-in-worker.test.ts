@@ -22,7 +22,9 @@ describe('dependency injection inside the worker', () => {
   });
 
   it('bootstraps the context once per thread and reuses it', async () => {
-    const replies = await Promise.all(Array.from({ length: 12 }, (_, i) => get(`${url}/build/${i + 5}`)));
+    const replies = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => get(`${url}/build/${i + 5}`)),
+    );
     const threads = new Set(replies.map((r) => r.body.threadId));
     expect(threads.size).toBeLessThanOrEqual(2);
     for (const r of replies) expect(r.body.serviceThread).toBe(r.body.threadId);

@@ -14,16 +14,25 @@ describe('errors thrown in the worker answer like errors thrown inline', () => {
     ['http', 409],
     ['teapot', 418],
     ['plain', 500],
-  ])('%s: same status, body and content type as when thrown on the main thread', async (kind, status) => {
-    const [offThread, inline] = await Promise.all([get(`${url}/fail/${kind}`), get(`${url}/inline-fail/${kind}`)]);
-    expect(inline.status).toBe(status);
-    expect(offThread.status).toBe(inline.status);
-    expect(offThread.body).toEqual(inline.body);
-    expect(offThread.headers['content-type']).toBe(inline.headers['content-type']);
-  });
+  ])(
+    '%s: same status, body and content type as when thrown on the main thread',
+    async (kind, status) => {
+      const [offThread, inline] = await Promise.all([
+        get(`${url}/fail/${kind}`),
+        get(`${url}/inline-fail/${kind}`),
+      ]);
+      expect(inline.status).toBe(status);
+      expect(offThread.status).toBe(inline.status);
+      expect(offThread.body).toEqual(inline.body);
+      expect(offThread.headers['content-type']).toBe(inline.headers['content-type']);
+    },
+  );
 
   it('a registered HttpException subclass keeps its class: the filter catching that class answers', async () => {
-    const [offThread, inline] = await Promise.all([get(`${url}/fail/quota`), get(`${url}/inline-fail/quota`)]);
+    const [offThread, inline] = await Promise.all([
+      get(`${url}/fail/quota`),
+      get(`${url}/inline-fail/quota`),
+    ]);
     expect(offThread.status).toBe(403);
     expect(offThread.body).toEqual({
       caughtBy: 'QuotaFilter',

@@ -7,7 +7,10 @@ describe('pool errors become HTTP errors', () => {
     const { url } = await startApp({ maxThreads: 1 });
     const reply = await get(`${url}/busy/5000`);
     expect(reply.status).toBe(504);
-    expect(reply.body).toMatchObject({ statusCode: 504, message: expect.stringMatching(/took too long/) });
+    expect(reply.body).toMatchObject({
+      statusCode: 504,
+      message: expect.stringMatching(/took too long/),
+    });
     // The next call gets a fresh thread (and context) and succeeds.
     expect((await get(`${url}/busy/10`)).body).toBe(10);
   });
@@ -15,9 +18,15 @@ describe('pool errors become HTTP errors', () => {
   it('a full queue answers 503 with Retry-After, without waiting', async () => {
     const { url } = await startApp({ maxThreads: 1, maxQueue: 1, retryAfter: 7 });
     const running = get(`${url}/slices/1500`);
-    await waitFor(async () => (await get(`${url}/stats`)).body.running === 1, 'the first call to run');
+    await waitFor(
+      async () => (await get(`${url}/stats`)).body.running === 1,
+      'the first call to run',
+    );
     const queued = get(`${url}/slices/10`);
-    await waitFor(async () => (await get(`${url}/stats`)).body.queued === 1, 'the second call to queue');
+    await waitFor(
+      async () => (await get(`${url}/stats`)).body.queued === 1,
+      'the second call to queue',
+    );
     const rejected = await get(`${url}/slices/10`);
     expect(rejected.status).toBe(503);
     expect(rejected.headers['retry-after']).toBe('7');

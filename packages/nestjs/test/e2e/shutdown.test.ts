@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { startApp, stopApp } from '../support/app.js';
 import type * as Service from '../fixtures/app/report.service.js';
+import { startApp, stopApp } from '../support/app.js';
 import { get, waitFor } from '../support/http.js';
 import { fixture } from '../support/stage.js';
 
@@ -22,7 +22,10 @@ describe('application shutdown', () => {
     const { app } = await startApp({ maxThreads: 1, shutdownTimeout: 100 });
     const { ReportService } = fixture<typeof Service>('app/report.service.js');
     const pool = app.get('offthread:pool');
-    const call = app.get(ReportService).slices(10_000).catch((error: unknown) => error);
+    const call = app
+      .get(ReportService)
+      .slices(10_000)
+      .catch((error: unknown) => error);
     await waitFor(() => pool.stats().running === 1, 'the call to run');
     const started = Date.now();
     await stopApp(app);

@@ -1,7 +1,7 @@
+import type { INestApplication } from '@nestjs/common';
 import { afterAll } from 'vitest';
 import type * as Main from '../fixtures/app/main.js';
 import { fixture } from './stage.js';
-import type { INestApplication } from '@nestjs/common';
 
 type Options = Parameters<typeof Main.createApp>[0];
 

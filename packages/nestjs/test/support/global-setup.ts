@@ -4,7 +4,15 @@
  * running the tests), and the TypeScript fixtures compiled to CommonJS the way `tsc` does for a
  * Nest app (decorator metadata included). Main thread and worker threads load the same files.
  */
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +24,9 @@ const fixturesDir = join(packageDir, 'test/fixtures');
 export default function setup(): void {
   const dist = join(packageDir, 'dist');
   if (!existsSync(join(dist, 'worker-entry.js'))) {
-    throw new Error(`${dist} is missing or incomplete: run \`pnpm --filter @offthread/nestjs build\` first`);
+    throw new Error(
+      `${dist} is missing or incomplete: run \`pnpm --filter @offthread/nestjs build\` first`,
+    );
   }
   rmSync(stageDir, { recursive: true, force: true });
   const installed = join(stageDir, 'node_modules/@offthread/nestjs');
@@ -24,7 +34,9 @@ export default function setup(): void {
   cpSync(join(packageDir, 'package.json'), join(installed, 'package.json'));
   cpSync(dist, join(installed, 'dist'), { recursive: true });
   writeFileSync(join(stageDir, 'package.json'), '{ "private": true, "type": "commonjs" }\n');
-  const ts = createRequire(join(packageDir, 'package.json'))('typescript') as typeof import('typescript');
+  const ts = createRequire(join(packageDir, 'package.json'))(
+    'typescript',
+  ) as typeof import('typescript');
   for (const file of walk(fixturesDir)) {
     if (!file.endsWith('.ts')) continue;
     const { outputText } = ts.transpileModule(readFileSync(file, 'utf8'), {

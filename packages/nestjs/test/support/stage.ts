@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
  * Nest major) sets OFFTHREAD_NEST_STAGE to a folder of its own, so the staged copy resolves that
  * package's Nest.
  */
-export const stageDir = process.env.OFFTHREAD_NEST_STAGE ?? fileURLToPath(new URL('../.stage', import.meta.url));
+export const stageDir =
+  process.env.OFFTHREAD_NEST_STAGE ?? fileURLToPath(new URL('../.stage', import.meta.url));
 
 const stageRequire = createRequire(join(stageDir, 'index.js'));
 

@@ -5,11 +5,21 @@ const own = '/app/node_modules/@offthread/nestjs/dist';
 
 describe('finding the file that defines a decorated class', () => {
   it('reads CommonJS paths, file: URLs and Windows paths from frames', () => {
-    expect(frameFile('at Object.<anonymous> (/srv/app/dist/report.service.js:20:5)')).toBe('/srv/app/dist/report.service.js');
-    expect(frameFile('at /srv/app/dist/report.service.js:20:5')).toBe('/srv/app/dist/report.service.js');
-    expect(frameFile('at file:///srv/app/dist/report.service.mjs:3:1')).toBe('/srv/app/dist/report.service.mjs');
-    expect(frameFile('at Object.<anonymous> (C:\\app\\dist\\report.service.js:20:5)')).toBe('C:\\app\\dist\\report.service.js');
-    expect(frameFile('at ModuleJob.run (node:internal/modules/esm/module_job:271:25)')).toBeUndefined();
+    expect(frameFile('at Object.<anonymous> (/srv/app/dist/report.service.js:20:5)')).toBe(
+      '/srv/app/dist/report.service.js',
+    );
+    expect(frameFile('at /srv/app/dist/report.service.js:20:5')).toBe(
+      '/srv/app/dist/report.service.js',
+    );
+    expect(frameFile('at file:///srv/app/dist/report.service.mjs:3:1')).toBe(
+      '/srv/app/dist/report.service.mjs',
+    );
+    expect(frameFile('at Object.<anonymous> (C:\\app\\dist\\report.service.js:20:5)')).toBe(
+      'C:\\app\\dist\\report.service.js',
+    );
+    expect(
+      frameFile('at ModuleJob.run (node:internal/modules/esm/module_job:271:25)'),
+    ).toBeUndefined();
     expect(frameFile('at new Promise (<anonymous>)')).toBeUndefined();
   });
 
@@ -27,7 +37,11 @@ describe('finding the file that defines a decorated class', () => {
   });
 
   it('is undefined when no frame has a file of its own', () => {
-    const stack = ['Error', `    at OffThread (${own}/index.js:80:16)`, '    at eval (eval at <anonymous> (<anonymous>))'].join('\n');
+    const stack = [
+      'Error',
+      `    at OffThread (${own}/index.js:80:16)`,
+      '    at eval (eval at <anonymous> (<anonymous>))',
+    ].join('\n');
     expect(definingFile(stack, own)).toBeUndefined();
   });
 });

@@ -1,7 +1,7 @@
 import { threadId } from 'node:worker_threads';
+import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { OffThreadModule } from '@offthread/nestjs';
-import { Module } from '@nestjs/common';
 import { describe, expect, it } from 'vitest';
 import { DevModule, GreeterService } from '../fixtures/dev/dev.module.js';
 
@@ -19,7 +19,10 @@ describe('development: TypeScript sources run by Vitest, loaded by tsx in the wo
       ],
     })
     class DevAppModule {}
-    const app = await NestFactory.createApplicationContext(DevAppModule, { logger: false, abortOnError: false });
+    const app = await NestFactory.createApplicationContext(DevAppModule, {
+      logger: false,
+      abortOnError: false,
+    });
     try {
       const result = await app.get(GreeterService).greet('worker');
       expect(result.text).toBe('Hello, worker');
