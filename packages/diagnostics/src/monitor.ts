@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events';
 import {
+  createHistogram,
   type EventLoopUtilization,
-  type IntervalHistogram,
-  monitorEventLoopDelay,
   performance,
+  type RecordableHistogram,
 } from 'node:perf_hooks';
 import { DiagnosticsError, DiagnosticsErrorCode } from './errors.js';
 import { type MonitorOptions, resolveMonitorOptions } from './options.js';
@@ -55,10 +55,10 @@ function uvCounters(): LoopCounters | null {
   return { loopCount: info.loopCount, events: info.events, eventsWaiting: info.eventsWaiting };
 }
 
-function delayStats(h: IntervalHistogram, resolutionMs: number): DelayStats {
+function delayStats(h: RecordableHistogram): DelayStats {
   if (h.count === 0) return { min: 0, mean: 0, p50: 0, p90: 0, p99: 0, max: 0, count: 0 };
-  // The native timer records its full period; lateness is what exceeds the resolution.
-  const ms = (ns: number) => round(Math.max(0, ns / NS - resolutionMs));
+  // Values are lateness in ns, offset by 1 ns because histograms only take values >= 1.
+  const ms = (ns: number) => round(Math.max(0, (ns - 1) / NS));
   return {
     min: ms(h.min),
     mean: ms(h.mean),
@@ -75,9 +75,14 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
   private started = false;
   private active = false;
   private startedAt = 0;
-  private eld: IntervalHistogram | null = null;
+  /**
+   * Delay histograms fed by the heartbeat. Not monitorEventLoopDelay(): resetting it per
+   * interval also drops the tick in flight, so a block that ends just before a sample vanished
+   * from every interval.
+   */
+  private eld: RecordableHistogram = createHistogram();
   /** A second native histogram that is never reset: ELD histograms cannot be merged. */
-  private total: IntervalHistogram | null = null;
+  private total: RecordableHistogram = createHistogram();
   private eluStart: EventLoopUtilization | null = null;
   private eluLast: EventLoopUtilization | null = null;
   private cpuStart: NodeJS.CpuUsage | null = null;
@@ -110,7 +115,10 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
     super();
     this.options = Object.freeze(resolveMonitorOptions(options));
     // Beat often enough to see a block soon after it ends, but not more than ~50 times a second.
-    this.beatEvery = Math.max(20, Math.min(100, this.options.blockThreshold / 2));
+    this.beatEvery = Math.max(
+      1,
+      Math.min(this.options.delayResolution, this.options.blockThreshold / 2),
+    );
   }
 
   get running(): boolean {
@@ -125,10 +133,8 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
     this.frozen = null;
     this.startedAt = Date.now();
     this.intervalStart = this.startedAt;
-    this.eld = monitorEventLoopDelay({ resolution: o.delayResolution });
-    this.eld.enable();
-    this.total = monitorEventLoopDelay({ resolution: o.delayResolution });
-    this.total.enable();
+    this.eld = createHistogram();
+    this.total = createHistogram();
     this.eluStart = this.eluLast = performance.eventLoopUtilization();
     this.cpuStart = this.cpuLast = process.cpuUsage();
     this.uvStart = this.uvLast = uvCounters();
@@ -159,6 +165,9 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
   private beat(): void {
     const now = performance.now();
     const late = now - this.lastBeat - this.beatEvery;
+    const ns = Math.max(0, Math.round(late * NS)) + 1;
+    this.eld.record(ns);
+    this.total.record(ns);
     if (late >= this.options.blockThreshold) this.onBlock(this.lastBeat, now, late);
     else if (this.profiler && now - this.lastRoll > 10_000) this.roll();
     this.lastBeat = performance.now();
@@ -247,10 +256,8 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
 
   private takeSample(): Sample {
     const end = Date.now();
-    const eld = this.eld!;
-    const res = this.options.delayResolution;
-    const delay = delayStats(eld, res);
-    eld.reset();
+    const delay = delayStats(this.eld);
+    this.eld.reset();
     const elu = performance.eventLoopUtilization();
     let utilization = performance.eventLoopUtilization(elu, this.eluLast!).utilization;
     this.eluLast = elu;
@@ -310,7 +317,7 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
       end,
       duration: end - this.startedAt,
       eventLoop: {
-        delay: delayStats(this.total!, this.options.delayResolution),
+        delay: delayStats(this.total),
         utilization: round(utilization),
         blockCount: this.blockCount,
         blockedTime: round(this.blockedTime),
@@ -362,8 +369,6 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
     if (this.sampleTimer) clearInterval(this.sampleTimer);
     if (this.beatTimer) clearTimeout(this.beatTimer);
     this.sampleTimer = this.beatTimer = null;
-    this.eld?.disable();
-    this.total?.disable();
     this.tracker?.stop();
     this.tracker = null;
     this.active = false;

@@ -10,7 +10,7 @@ export interface MonitorOptions {
   profileBlocks?: boolean;
   /** Sampling interval of the CPU profiler, in microseconds. Defaults to 1000. */
   profilerInterval?: number;
-  /** Resolution of the native event-loop delay histogram, in ms. Defaults to 20. */
+  /** Period of the heartbeat timer whose lateness is the event-loop delay, in ms (at most blockThreshold/2). Defaults to 20. */
   delayResolution?: number;
   /** How often the canary thread-pool request is sent, in ms (0 disables it). Defaults to 250. */
   probeInterval?: number;
