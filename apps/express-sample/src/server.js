@@ -1,19 +1,26 @@
 // The sample app: the same CPU work on the event loop (/blocking/:n) and in a worker-thread
 // pool (/offthread/:n), crypto on libuv's thread pool (/hash), and a light route (/health).
 import { pbkdf2 } from 'node:crypto';
-import { closeDefaultPool, offThread, offThreadReady, underPressure } from '@offthread/express';
+import { availableParallelism } from 'node:os';
+import { Pool } from '@offthread/core';
+import { offThread, offThreadReady, underPressure } from '@offthread/express';
 import express from 'express';
 import { fibonacci, parseN } from './work.js';
 
 const port = Number(process.env.PORT ?? 3000);
 const host = process.env.HOST ?? '127.0.0.1';
 
+// One core is left to the event loop: it parses HTTP and answers /health while every pool
+// thread computes. OFFTHREAD_THREADS overrides the size.
+const threads = Number(process.env.OFFTHREAD_THREADS) || Math.max(1, availableParallelism() - 1);
+const pool = new Pool({ name: 'express-sample', minThreads: threads, maxThreads: threads });
+
 const app = express();
 app.disable('x-powered-by');
 
 // Load shedding with a generous limit: it only answers 503 if the event loop is stuck for a
 // whole second, and serves /status for load balancers.
-const pressure = underPressure({ maxEventLoopDelay: 1000, statusRoute: '/status' });
+const pressure = underPressure({ maxEventLoopDelay: 1000, pool, statusRoute: '/status' });
 app.use(pressure);
 
 app.get('/health', (_req, res) => {
@@ -27,7 +34,10 @@ app.get('/blocking/:n', (req, res) => {
 });
 
 // The same work in a pool thread: the event loop stays free.
-app.get('/offthread/:n', offThread(new URL('./handlers/fibonacci.js', import.meta.url), { timeout: 10_000 }));
+app.get(
+  '/offthread/:n',
+  offThread(new URL('./handlers/fibonacci.js', import.meta.url), { pool, timeout: 10_000 }),
+);
 
 // Crypto that Node already runs on libuv's thread pool (4 threads unless UV_THREADPOOL_SIZE).
 app.get('/hash', (req, res, next) => {
@@ -58,7 +68,7 @@ async function shutdown(signal) {
   pressure.close();
   server.close();
   server.closeAllConnections();
-  await closeDefaultPool({ timeout: 5000 });
+  await pool.close({ timeout: 5000 });
   process.exit(0);
 }
 process.on('SIGINT', () => void shutdown('SIGINT'));

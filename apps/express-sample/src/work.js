@@ -14,7 +14,9 @@ export const MAX_N = 40;
 export function parseN(raw) {
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0 || n > MAX_N) {
-    const error = new RangeError(`n must be an integer from 0 to ${MAX_N}, got ${JSON.stringify(raw)}`);
+    const error = new RangeError(
+      `n must be an integer from 0 to ${MAX_N}, got ${JSON.stringify(raw)}`,
+    );
     error.status = 400;
     throw error;
   }

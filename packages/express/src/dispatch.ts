@@ -6,10 +6,17 @@
  * Internal: the middleware points the pool at this file.
  */
 import { pathToFileURL } from 'node:url';
-import * as workerThreads from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
+import * as workerThreads from 'node:worker_threads';
 import { currentTask, OffThreadError, OffThreadErrorCode, transfer } from '@offthread/core/worker';
-import { CREDIT, type DispatchArg, type DispatchResult, Kind, STREAM_WINDOW, type StreamMessage } from './protocol.js';
+import {
+  CREDIT,
+  type DispatchArg,
+  type DispatchResult,
+  Kind,
+  STREAM_WINDOW,
+  type StreamMessage,
+} from './protocol.js';
 import type { RequestSnapshot } from './snapshot.js';
 import { isReply, type ReplyHeaders } from './worker.js';
 
@@ -40,7 +47,8 @@ async function importHandler(filename: string): Promise<Handler> {
   }
   let fn = ns.default;
   // A CommonJS module compiled from ESM keeps its default export one level down.
-  if (typeof fn !== 'function' && fn !== null && typeof fn === 'object') fn = (fn as Record<string, unknown>).default;
+  if (typeof fn !== 'function' && fn !== null && typeof fn === 'object')
+    fn = (fn as Record<string, unknown>).default;
   if (typeof fn !== 'function') {
     throw new OffThreadError(
       OffThreadErrorCode.TASK_NOT_FOUND,
@@ -87,11 +95,15 @@ export default async function dispatch(arg: DispatchArg): Promise<unknown> {
       return bytesResult(await collect(body), status, headers);
     }
     if (body instanceof Uint8Array) return bytesResult(body, status, headers);
-    if (body === undefined) return { k: Kind.Empty, s: status, h: headers } satisfies DispatchResult;
-    if (typeof body === 'string' && isReply(out)) return { k: Kind.Text, s: status, h: headers, b: body } satisfies DispatchResult;
+    if (body === undefined)
+      return { k: Kind.Empty, s: status, h: headers } satisfies DispatchResult;
+    if (typeof body === 'string' && isReply(out))
+      return { k: Kind.Text, s: status, h: headers, b: body } satisfies DispatchResult;
     const json = JSON.stringify(body);
     if (json === undefined) {
-      throw new TypeError(`offThread(): the handler returned ${typeof body === 'function' ? 'a function' : String(body)}, which cannot be sent as JSON`);
+      throw new TypeError(
+        `offThread(): the handler returned ${typeof body === 'function' ? 'a function' : String(body)}, which cannot be sent as JSON`,
+      );
     }
     return { k: Kind.Json, s: status, h: headers, b: json } satisfies DispatchResult;
   } finally {
@@ -99,14 +111,19 @@ export default async function dispatch(arg: DispatchArg): Promise<unknown> {
   }
 }
 
-function bytesResult(bytes: Uint8Array, status: number | undefined, headers: ReplyHeaders | undefined) {
+function bytesResult(
+  bytes: Uint8Array,
+  status: number | undefined,
+  headers: ReplyHeaders | undefined,
+) {
   const owned = movable(bytes);
   const result: DispatchResult = { k: Kind.Bytes, s: status, h: headers, b: owned };
   return transfer(result, [owned.buffer as ArrayBuffer]);
 }
 
-const isMarkedAsUntransferable = (workerThreads as { isMarkedAsUntransferable?: (o: object) => boolean })
-  .isMarkedAsUntransferable;
+const isMarkedAsUntransferable = (
+  workerThreads as { isMarkedAsUntransferable?: (o: object) => boolean }
+).isMarkedAsUntransferable;
 
 /**
  * A Uint8Array whose whole buffer can be moved to the main thread. A view over part of a larger
@@ -147,7 +164,9 @@ async function collect(iterable: AsyncIterable<unknown>): Promise<Uint8Array> {
   const parts: Buffer[] = [];
   for await (const chunk of iterable) {
     const c = toChunk(chunk);
-    parts.push(typeof c === 'string' ? Buffer.from(c) : Buffer.from(c.buffer, c.byteOffset, c.byteLength));
+    parts.push(
+      typeof c === 'string' ? Buffer.from(c) : Buffer.from(c.buffer, c.byteOffset, c.byteLength),
+    );
   }
   return Buffer.concat(parts);
 }
@@ -180,7 +199,8 @@ async function stream(
   port.on('message', onCredit);
   port.on('close', onStop);
   signal.addEventListener('abort', onStop);
-  const post = (message: StreamMessage, transferList?: ArrayBuffer[]) => port.postMessage(message, transferList);
+  const post = (message: StreamMessage, transferList?: ArrayBuffer[]) =>
+    port.postMessage(message, transferList);
   try {
     post({ t: 'head', s: status, h: headers });
     for await (const value of iterable) {

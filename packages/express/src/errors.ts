@@ -25,7 +25,11 @@ export function poolErrorStatus(error: unknown): { status: number; overload: boo
  * Give an error HTTP fields without clobbering ones it has. Errors of the handler keep their own
  * `status`; a pool error that carries one (a handler may throw an OffThreadError) keeps it too.
  */
-export function decorate(error: Error, status: number, retryAfter?: number): Error & HttpErrorFields {
+export function decorate(
+  error: Error,
+  status: number,
+  retryAfter?: number,
+): Error & HttpErrorFields {
   const e = error as Error & Partial<HttpErrorFields>;
   if (typeof e.status !== 'number') e.status = status;
   if (typeof e.statusCode !== 'number') e.statusCode = e.status;

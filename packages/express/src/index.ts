@@ -3,6 +3,10 @@
  * event loop is unhealthy.
  * @module
  */
+
+export { isOffThreadError, OffThreadError, OffThreadErrorCode } from '@offthread/core';
+export { closeDefaultPool, getDefaultPool } from './default-pool.js';
+export type { HttpErrorFields } from './errors.js';
 export {
   defaultOffThreadOptions,
   type OffThreadMiddleware,
@@ -10,6 +14,8 @@ export {
   offThread,
   offThreadReady,
 } from './off-thread.js';
+export type { RequestSnapshot } from './snapshot.js';
+export type { LocalsOption } from './take-snapshot.js';
 export {
   defaultUnderPressureOptions,
   type PressureMetrics,
@@ -18,8 +24,3 @@ export {
   type UnderPressureOptions,
   underPressure,
 } from './under-pressure.js';
-export { closeDefaultPool, getDefaultPool } from './default-pool.js';
-export type { RequestSnapshot } from './snapshot.js';
-export type { LocalsOption } from './take-snapshot.js';
-export type { HttpErrorFields } from './errors.js';
-export { OffThreadError, OffThreadErrorCode, isOffThreadError } from '@offthread/core';

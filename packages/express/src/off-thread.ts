@@ -6,7 +6,13 @@ import { isOffThreadError, OffThreadError, OffThreadErrorCode, type Pool } from 
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { getDefaultPool } from './default-pool.js';
 import { decorate, poolErrorStatus } from './errors.js';
-import { CREDIT, type DispatchArg, type DispatchResult, Kind, type StreamMessage } from './protocol.js';
+import {
+  CREDIT,
+  type DispatchArg,
+  type DispatchResult,
+  Kind,
+  type StreamMessage,
+} from './protocol.js';
 import { type LocalsOption, snapshotRequest } from './take-snapshot.js';
 
 /** Options of {@link offThread}. Every field is optional; see {@link defaultOffThreadOptions}. */
@@ -92,7 +98,10 @@ const pending = new Set<Promise<void>>();
  * @example
  * app.post('/reports', express.json(), offThread(new URL('./handlers/report.js', import.meta.url), { timeout: 5000 }));
  */
-export function offThread(handlerModule: string | URL, options?: OffThreadOptions): OffThreadMiddleware {
+export function offThread(
+  handlerModule: string | URL,
+  options?: OffThreadOptions,
+): OffThreadMiddleware {
   const filename = resolveHandlerModule(handlerModule);
   const o = resolveOptions(options);
   if (!existsSync(filename)) {
@@ -122,7 +131,11 @@ export function offThread(handlerModule: string | URL, options?: OffThreadOption
   pending.add(ready);
   ready.finally(() => pending.delete(ready)).catch(() => {});
 
-  const middleware = function offThreadMiddleware(req: Request, res: Response, next: NextFunction): void {
+  const middleware = function offThreadMiddleware(
+    req: Request,
+    res: Response,
+    next: NextFunction,
+  ): void {
     if (startupError) {
       next(decorate(startupError, 500));
       return;
@@ -138,7 +151,9 @@ export function offThread(handlerModule: string | URL, options?: OffThreadOption
     let finished = false;
     const onClose = () => {
       if (!finished && !res.writableFinished) {
-        controller.abort(new Error('The client closed the connection before the response was complete'));
+        controller.abort(
+          new Error('The client closed the connection before the response was complete'),
+        );
       }
     };
     res.once('close', onClose);
@@ -180,7 +195,8 @@ export function offThread(handlerModule: string | URL, options?: OffThreadOption
         (error: unknown) => {
           done();
           // The client is gone: there is nobody to answer.
-          if (controller.signal.aborted && isOffThreadError(error, OffThreadErrorCode.ABORTED)) return;
+          if (controller.signal.aborted && isOffThreadError(error, OffThreadErrorCode.ABORTED))
+            return;
           const mapped = poolErrorStatus(error);
           if (!mapped) {
             next(error);
@@ -264,7 +280,8 @@ function receiveStream(port: MessagePort, res: Response): StreamReceiver {
       case 'head':
         if (message.s !== undefined) res.status(message.s);
         if (message.h) res.set(message.h as Record<string, string>);
-        if (!res.hasHeader('content-type')) res.setHeader('Content-Type', 'application/octet-stream');
+        if (!res.hasHeader('content-type'))
+          res.setHeader('Content-Type', 'application/octet-stream');
         break;
       case 'chunk': {
         const d = message.d;
@@ -305,7 +322,8 @@ function send(res: Response, result: DispatchResult): void {
 
 function resolveHandlerModule(file: unknown): string {
   if (file instanceof URL) {
-    if (file.protocol !== 'file:') throw new TypeError(`handlerModule must be a file: URL, got ${file.href}`);
+    if (file.protocol !== 'file:')
+      throw new TypeError(`handlerModule must be a file: URL, got ${file.href}`);
     return fileURLToPath(file);
   }
   if (typeof file !== 'string' || file === '') {
@@ -329,7 +347,9 @@ function resolveOptions(options: OffThreadOptions | undefined) {
   }
   for (const key of Object.keys(options)) {
     if (!knownOptions.has(key)) {
-      throw new TypeError(`options.${key} is not an offThread() option. Known options: ${[...knownOptions].join(', ')}`);
+      throw new TypeError(
+        `options.${key} is not an offThread() option. Known options: ${[...knownOptions].join(', ')}`,
+      );
     }
   }
   const { pool, timeout, locals, stream, retryAfter, respondToOverload, priority } = options;
@@ -338,11 +358,18 @@ function resolveOptions(options: OffThreadOptions | undefined) {
   }
   if (timeout !== undefined) {
     if (typeof timeout !== 'number' || Number.isNaN(timeout)) {
-      throw new TypeError(`options.timeout must be a number of milliseconds, got ${describe(timeout)}`);
+      throw new TypeError(
+        `options.timeout must be a number of milliseconds, got ${describe(timeout)}`,
+      );
     }
-    if (timeout <= 0) throw new RangeError(`options.timeout must be a number of milliseconds > 0, got ${timeout}`);
+    if (timeout <= 0)
+      throw new RangeError(`options.timeout must be a number of milliseconds > 0, got ${timeout}`);
   }
-  if (locals !== undefined && typeof locals !== 'function' && !(Array.isArray(locals) && locals.every((k) => typeof k === 'string'))) {
+  if (
+    locals !== undefined &&
+    typeof locals !== 'function' &&
+    !(Array.isArray(locals) && locals.every((k) => typeof k === 'string'))
+  ) {
     throw new TypeError(
       `options.locals must be an array of res.locals keys or a function (req, res) => data, got ${describe(locals)}`,
     );
@@ -357,9 +384,12 @@ function resolveOptions(options: OffThreadOptions | undefined) {
   }
   if (retryAfter !== undefined) {
     if (typeof retryAfter !== 'number' || !Number.isInteger(retryAfter)) {
-      throw new TypeError(`options.retryAfter must be a whole number of seconds, got ${describe(retryAfter)}`);
+      throw new TypeError(
+        `options.retryAfter must be a whole number of seconds, got ${describe(retryAfter)}`,
+      );
     }
-    if (retryAfter < 0) throw new RangeError(`options.retryAfter must be >= 0 seconds, got ${retryAfter}`);
+    if (retryAfter < 0)
+      throw new RangeError(`options.retryAfter must be >= 0 seconds, got ${retryAfter}`);
   }
   if (priority !== undefined && (typeof priority !== 'number' || Number.isNaN(priority))) {
     throw new TypeError(`options.priority must be a number, got ${describe(priority)}`);

@@ -5,7 +5,11 @@ import type { RequestSnapshot } from './snapshot.js';
 export type LocalsOption = readonly string[] | ((req: Request, res: Response) => unknown);
 
 /** Copy what a handler needs from the request. Runs on the main thread for every request. */
-export function snapshotRequest(req: Request, res: Response, locals: LocalsOption | undefined): RequestSnapshot {
+export function snapshotRequest(
+  req: Request,
+  res: Response,
+  locals: LocalsOption | undefined,
+): RequestSnapshot {
   let body = req.body as unknown;
   // A Buffer arrives in the thread as a plain Uint8Array; the dispatcher turns it back into a Buffer.
   if (Buffer.isBuffer(body)) body = new Uint8Array(body.buffer, body.byteOffset, body.byteLength);

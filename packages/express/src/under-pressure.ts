@@ -1,5 +1,10 @@
 import { randomFill } from 'node:crypto';
-import { type EventLoopUtilization, type IntervalHistogram, monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import {
+  type EventLoopUtilization,
+  type IntervalHistogram,
+  monitorEventLoopDelay,
+  performance,
+} from 'node:perf_hooks';
 import type { Pool } from '@offthread/core';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { getDefaultPool } from './default-pool.js';
@@ -64,7 +69,13 @@ export interface UnderPressureOptions {
    * Answer a request that arrives under pressure yourself, instead of the default 503. You may
    * also call `next()` to let it through.
    */
-  pressureHandler?: (req: Request, res: Response, next: NextFunction, type: PressureType, value: number | undefined) => void;
+  pressureHandler?: (
+    req: Request,
+    res: Response,
+    next: NextFunction,
+    type: PressureType,
+    value: number | undefined,
+  ) => void;
   /**
    * Checks external resources (database, cache...). Resolving `false` or throwing puts the process
    * under pressure (type `healthCheck`) until a later check passes. Not run by default.
@@ -140,6 +151,9 @@ export function underPressure(options: UnderPressureOptions = {}): UnderPressure
     threadpoolQueueWait: 0,
     healthy: true,
   };
+  const memory = process.memoryUsage();
+  metrics.heapUsedBytes = memory.heapUsed;
+  metrics.rssBytes = memory.rss;
   let current: { type: PressureType; value: number | undefined } | undefined;
   let closed = false;
 
@@ -190,7 +204,11 @@ export function underPressure(options: UnderPressureOptions = {}): UnderPressure
     current = undefined;
     const checks: [PressureType, number | undefined, number][] = [
       [PressureType.EVENT_LOOP_DELAY, o.maxEventLoopDelay, metrics.eventLoopDelay],
-      [PressureType.EVENT_LOOP_UTILIZATION, o.maxEventLoopUtilization, metrics.eventLoopUtilization],
+      [
+        PressureType.EVENT_LOOP_UTILIZATION,
+        o.maxEventLoopUtilization,
+        metrics.eventLoopUtilization,
+      ],
       [PressureType.HEAP_USED_BYTES, o.maxHeapUsedBytes, metrics.heapUsedBytes],
       [PressureType.RSS_BYTES, o.maxRssBytes, metrics.rssBytes],
       [PressureType.POOL_QUEUE, o.maxPoolQueue, metrics.poolQueue],
@@ -232,8 +250,16 @@ export function underPressure(options: UnderPressureOptions = {}): UnderPressure
     healthTimer.unref();
   }
 
-  const middleware = function underPressureMiddleware(req: Request, res: Response, next: NextFunction): void {
-    if (o.statusRoute !== undefined && req.path === o.statusRoute && (req.method === 'GET' || req.method === 'HEAD')) {
+  const middleware = function underPressureMiddleware(
+    req: Request,
+    res: Response,
+    next: NextFunction,
+  ): void {
+    if (
+      o.statusRoute !== undefined &&
+      req.path === o.statusRoute &&
+      (req.method === 'GET' || req.method === 'HEAD')
+    ) {
       res.setHeader('Cache-Control', 'no-store');
       if (current) {
         res.setHeader('Retry-After', retryAfter);
@@ -284,14 +310,18 @@ function validate(options: UnderPressureOptions): UnderPressureOptions {
   }
   for (const key of Object.keys(options)) {
     if (!knownOptions.has(key)) {
-      throw new TypeError(`options.${key} is not an underPressure() option. Known options: ${[...knownOptions].join(', ')}`);
+      throw new TypeError(
+        `options.${key} is not an underPressure() option. Known options: ${[...knownOptions].join(', ')}`,
+      );
     }
   }
   const positive = (name: keyof UnderPressureOptions, integer = false) => {
     const value = options[name];
     if (value === undefined) return;
     if (typeof value !== 'number' || Number.isNaN(value)) {
-      throw new TypeError(`options.${name} must be a ${integer ? 'whole number' : 'number'}, got ${describe(value)}`);
+      throw new TypeError(
+        `options.${name} must be a ${integer ? 'whole number' : 'number'}, got ${describe(value)}`,
+      );
     }
     if (integer && !Number.isInteger(value)) {
       throw new TypeError(`options.${name} must be a whole number, got ${value}`);
@@ -308,35 +338,53 @@ function validate(options: UnderPressureOptions): UnderPressureOptions {
   positive('sampleInterval');
   positive('healthCheckInterval');
   if (options.maxEventLoopUtilization !== undefined && options.maxEventLoopUtilization > 1) {
-    throw new RangeError(`options.maxEventLoopUtilization must be a share between 0 and 1, got ${options.maxEventLoopUtilization}`);
+    throw new RangeError(
+      `options.maxEventLoopUtilization must be a share between 0 and 1, got ${options.maxEventLoopUtilization}`,
+    );
   }
   if (options.sampleInterval !== undefined && options.sampleInterval < RESOLUTION_MS) {
-    throw new RangeError(`options.sampleInterval must be at least ${RESOLUTION_MS} ms, got ${options.sampleInterval}`);
+    throw new RangeError(
+      `options.sampleInterval must be at least ${RESOLUTION_MS} ms, got ${options.sampleInterval}`,
+    );
   }
   if (options.maxPoolQueue !== undefined) {
     const v = options.maxPoolQueue;
     if (typeof v !== 'number' || !Number.isInteger(v)) {
-      throw new TypeError(`options.maxPoolQueue must be a whole number of tasks, got ${describe(v)}`);
+      throw new TypeError(
+        `options.maxPoolQueue must be a whole number of tasks, got ${describe(v)}`,
+      );
     }
     if (v < 0) throw new RangeError(`options.maxPoolQueue must be >= 0, got ${v}`);
   }
   if (options.retryAfter !== undefined) {
     const v = options.retryAfter;
     if (typeof v !== 'number' || !Number.isInteger(v)) {
-      throw new TypeError(`options.retryAfter must be a whole number of seconds, got ${describe(v)}`);
+      throw new TypeError(
+        `options.retryAfter must be a whole number of seconds, got ${describe(v)}`,
+      );
     }
     if (v < 0) throw new RangeError(`options.retryAfter must be >= 0 seconds, got ${v}`);
   }
-  if (options.pool !== undefined && (options.pool === null || typeof (options.pool as Pool).stats !== 'function')) {
-    throw new TypeError(`options.pool must be a Pool from @offthread/core, got ${describe(options.pool)}`);
+  if (
+    options.pool !== undefined &&
+    (options.pool === null || typeof (options.pool as Pool).stats !== 'function')
+  ) {
+    throw new TypeError(
+      `options.pool must be a Pool from @offthread/core, got ${describe(options.pool)}`,
+    );
   }
   for (const name of ['pressureHandler', 'healthCheck'] as const) {
     if (options[name] !== undefined && typeof options[name] !== 'function') {
       throw new TypeError(`options.${name} must be a function, got ${describe(options[name])}`);
     }
   }
-  if (options.statusRoute !== undefined && (typeof options.statusRoute !== 'string' || !options.statusRoute.startsWith('/'))) {
-    throw new TypeError(`options.statusRoute must be a path starting with '/', like '/status', got ${describe(options.statusRoute)}`);
+  if (
+    options.statusRoute !== undefined &&
+    (typeof options.statusRoute !== 'string' || !options.statusRoute.startsWith('/'))
+  ) {
+    throw new TypeError(
+      `options.statusRoute must be a path starting with '/', like '/status', got ${describe(options.statusRoute)}`,
+    );
   }
   return options;
 }

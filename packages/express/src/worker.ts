@@ -5,8 +5,8 @@
  */
 import { kReply } from './protocol.js';
 
-export type { RequestSnapshot } from './snapshot.js';
 export { currentTask, getWorkerData, isOffThreadWorker } from '@offthread/core/worker';
+export type { RequestSnapshot } from './snapshot.js';
 
 /** Header values a handler may set, as with `res.set()`. */
 export type ReplyHeaders = Record<string, string | number | readonly string[]>;
@@ -50,13 +50,20 @@ export function reply<Body>(init: ReplyInit<Body>): Reply<Body> {
   const { status, headers } = init;
   if (status !== undefined) {
     if (typeof status !== 'number' || !Number.isInteger(status)) {
-      throw new TypeError(`reply.status must be an integer HTTP status code, got ${String(status)}`);
+      throw new TypeError(
+        `reply.status must be an integer HTTP status code, got ${String(status)}`,
+      );
     }
     if (status < 100 || status > 599) {
-      throw new RangeError(`reply.status must be an HTTP status code from 100 to 599, got ${status}`);
+      throw new RangeError(
+        `reply.status must be an HTTP status code from 100 to 599, got ${status}`,
+      );
     }
   }
-  if (headers !== undefined && (headers === null || typeof headers !== 'object' || Array.isArray(headers))) {
+  if (
+    headers !== undefined &&
+    (headers === null || typeof headers !== 'object' || Array.isArray(headers))
+  ) {
     throw new TypeError("reply.headers must be an object like { 'content-type': 'text/csv' }");
   }
   return { [kReply]: true, status, headers, body: init.body };
@@ -64,5 +71,9 @@ export function reply<Body>(init: ReplyInit<Body>): Reply<Body> {
 
 /** Is `value` a {@link reply} result? */
 export function isReply(value: unknown): value is Reply {
-  return value !== null && typeof value === 'object' && (value as Record<symbol, unknown>)[kReply] === true;
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    (value as Record<symbol, unknown>)[kReply] === true
+  );
 }

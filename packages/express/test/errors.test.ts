@@ -5,9 +5,23 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { offThread } from '../src/index.js';
 // @ts-expect-error: a plain .mjs fixture without types
 import { TeapotError } from './fixtures/fail.mjs';
-import { channelListener, expressVersions, fetchJson, fetchText, fixture, listen, type Running } from './helpers.js';
+import {
+  channelListener,
+  expressVersions,
+  fetchJson,
+  fetchText,
+  fixture,
+  listen,
+  type Running,
+} from './helpers.js';
 
-type HttpError = Error & { status?: number; statusCode?: number; code?: string; expose?: boolean; headers?: Record<string, string> };
+type HttpError = Error & {
+  status?: number;
+  statusCode?: number;
+  code?: string;
+  expose?: boolean;
+  headers?: Record<string, string>;
+};
 
 let nextId = 0;
 const id = () => `e${++nextId}`;
@@ -30,10 +44,16 @@ describe.each(expressVersions)('offThread() errors with %s', (_name, express) =>
     app.get('/busy', busy);
     app.get('/slow', offThread(fixture('slow.mjs'), { pool }));
     app.get('/timeout', offThread(fixture('slow.mjs'), { pool, timeout: 100, retryAfter: 7 }));
-    app.get('/timeout-next', offThread(fixture('slow.mjs'), { pool, timeout: 100, respondToOverload: false }));
+    app.get(
+      '/timeout-next',
+      offThread(fixture('slow.mjs'), { pool, timeout: 100, respondToOverload: false }),
+    );
     app.get(
       '/uncloneable',
-      offThread(fixture('echo.mjs'), { pool, locals: () => ({ callback: () => 'functions cannot be cloned' }) }),
+      offThread(fixture('echo.mjs'), {
+        pool,
+        locals: () => ({ callback: () => 'functions cannot be cloned' }),
+      }),
     );
     app.use((error: HttpError, _req: Request, _res: Response, next: NextFunction) => {
       seen.push(error);
@@ -56,7 +76,11 @@ describe.each(expressVersions)('offThread() errors with %s', (_name, express) =>
     expect(error).toBeInstanceOf(Error);
     expect(error.name).toBe('TeapotError');
     expect(error.message).toBe('I am a teapot');
-    expect(error).toMatchObject({ status: 418, code: 'E_TEAPOT', detail: { why: 'short and stout' } });
+    expect(error).toMatchObject({
+      status: 418,
+      code: 'E_TEAPOT',
+      detail: { why: 'short and stout' },
+    });
   });
 
   it('keeps the class of a registered error and of built-in errors, with their cause', async () => {
@@ -114,7 +138,10 @@ describe.each(expressVersions)('offThread() errors with %s', (_name, express) =>
     const res = await fetchJson(`${server.url}/busy?ms=10`);
     expect(res.status).toBe(503);
     expect(res.headers['retry-after']).toBe('1');
-    expect(res.json).toMatchObject({ error: 'Service Unavailable', code: OffThreadErrorCode.QUEUE_FULL });
+    expect(res.json).toMatchObject({
+      error: 'Service Unavailable',
+      code: OffThreadErrorCode.QUEUE_FULL,
+    });
     expect(res.json.message).toMatch(/queue is full/);
     expect((await first).status).toBe(200);
     expect((await second).status).toBe(200);

@@ -10,6 +10,8 @@ export default function setup(): void {
   const root = fileURLToPath(new URL('..', import.meta.url));
   const built = `${root}dist/dispatch.js`;
   const builtAt = existsSync(built) ? statSync(built).mtimeMs : 0;
-  const stale = readdirSync(`${root}src`).some((f) => statSync(`${root}src/${f}`).mtimeMs > builtAt);
+  const stale = readdirSync(`${root}src`).some(
+    (f) => statSync(`${root}src/${f}`).mtimeMs > builtAt,
+  );
   if (stale) execFileSync('pnpm', ['exec', 'tsup'], { cwd: root, stdio: 'ignore' });
 }

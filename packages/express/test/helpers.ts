@@ -56,7 +56,10 @@ export async function fetchJson(url: string, init: Parameters<typeof request>[1]
 export function channelListener() {
   const channel = new BroadcastChannel('offthread-express-test');
   const messages: Record<string, unknown>[] = [];
-  const waiters: { match: (m: Record<string, unknown>) => boolean; resolve: (m: Record<string, unknown>) => void }[] = [];
+  const waiters: {
+    match: (m: Record<string, unknown>) => boolean;
+    resolve: (m: Record<string, unknown>) => void;
+  }[] = [];
   channel.onmessage = (event) => {
     const message = (event as MessageEvent).data as Record<string, unknown>;
     messages.push(message);
@@ -69,11 +72,17 @@ export function channelListener() {
   };
   return {
     messages,
-    waitFor(match: (m: Record<string, unknown>) => boolean, timeout = 5000): Promise<Record<string, unknown>> {
+    waitFor(
+      match: (m: Record<string, unknown>) => boolean,
+      timeout = 5000,
+    ): Promise<Record<string, unknown>> {
       const seen = messages.find(match);
       if (seen) return Promise.resolve(seen);
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error('timed out waiting for a fixture message')), timeout);
+        const timer = setTimeout(
+          () => reject(new Error('timed out waiting for a fixture message')),
+          timeout,
+        );
         waiters.push({
           match,
           resolve: (m) => {

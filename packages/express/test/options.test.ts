@@ -1,6 +1,11 @@
 import { Pool } from '@offthread/core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { defaultOffThreadOptions, defaultUnderPressureOptions, offThread, underPressure } from '../src/index.js';
+import {
+  defaultOffThreadOptions,
+  defaultUnderPressureOptions,
+  offThread,
+  underPressure,
+} from '../src/index.js';
 import { fixture } from './helpers.js';
 
 describe('option validation', () => {
@@ -18,7 +23,11 @@ describe('option validation', () => {
     [{ pool: {} }, TypeError, /options\.pool must be a Pool/],
     [{ timeout: '5s' }, TypeError, /options\.timeout must be a number of milliseconds, got "5s"/],
     [{ timeout: 0 }, RangeError, /options\.timeout must be a number of milliseconds > 0, got 0/],
-    [{ locals: 'user' }, TypeError, /options\.locals must be an array of res\.locals keys or a function/],
+    [
+      { locals: 'user' },
+      TypeError,
+      /options\.locals must be an array of res\.locals keys or a function/,
+    ],
     [{ locals: [1] }, TypeError, /options\.locals/],
     [{ stream: 'yes' }, TypeError, /options\.stream must be a boolean/],
     [{ respondToOverload: 1 }, TypeError, /options\.respondToOverload must be a boolean/],
@@ -42,9 +51,17 @@ describe('option validation', () => {
   });
 
   it.each([
-    [{ maxEventLoopDelay: -1 }, RangeError, /options\.maxEventLoopDelay must be a finite number > 0/],
+    [
+      { maxEventLoopDelay: -1 },
+      RangeError,
+      /options\.maxEventLoopDelay must be a finite number > 0/,
+    ],
     [{ maxEventLoopDelay: '100' }, TypeError, /options\.maxEventLoopDelay must be a number/],
-    [{ maxEventLoopUtilization: 1.5 }, RangeError, /options\.maxEventLoopUtilization must be a share between 0 and 1/],
+    [
+      { maxEventLoopUtilization: 1.5 },
+      RangeError,
+      /options\.maxEventLoopUtilization must be a share between 0 and 1/,
+    ],
     [{ maxHeapUsedBytes: 0 }, RangeError, /options\.maxHeapUsedBytes/],
     [{ maxRssBytes: Number.POSITIVE_INFINITY }, RangeError, /options\.maxRssBytes/],
     [{ maxPoolQueue: 1.5 }, TypeError, /options\.maxPoolQueue must be a whole number/],
@@ -56,7 +73,11 @@ describe('option validation', () => {
     [{ pressureHandler: 'x' }, TypeError, /options\.pressureHandler must be a function/],
     [{ healthCheck: true }, TypeError, /options\.healthCheck must be a function/],
     [{ healthCheckInterval: 0 }, RangeError, /options\.healthCheckInterval/],
-    [{ statusRoute: 'status' }, TypeError, /options\.statusRoute must be a path starting with '\/'/],
+    [
+      { statusRoute: 'status' },
+      TypeError,
+      /options\.statusRoute must be a path starting with '\/'/,
+    ],
     [{ maxDelay: 1 }, TypeError, /options\.maxDelay is not an underPressure\(\) option/],
   ])('underPressure() rejects %o', (options, ErrorClass, message) => {
     expect(() => underPressure(options as never)).toThrow(ErrorClass);

@@ -27,7 +27,10 @@ describe.each(expressVersions)('offThread() responses with %s', (_name, express)
     app.use('/mounted', router);
     app.get(
       '/locals-fn',
-      offThread(fixture('echo.mjs'), { pool, locals: (req, res) => ({ user: res.locals.user, from: req.path }) }),
+      offThread(fixture('echo.mjs'), {
+        pool,
+        locals: (req, res) => ({ user: res.locals.user, from: req.path }),
+      }),
     );
     app.all('/respond', respond);
     app.get('/default-pool', offThread(fixture('echo.mjs')));
@@ -44,7 +47,11 @@ describe.each(expressVersions)('offThread() responses with %s', (_name, express)
 
   it('gives the handler a plain snapshot of a GET request, run in a worker thread', async () => {
     const res = await fetchJson(`${server.url}/echo/42?q=1&tags=a&tags=b`, {
-      headers: { 'x-custom': 'yes', 'x-forwarded-for': '203.0.113.9', 'x-forwarded-proto': 'https' },
+      headers: {
+        'x-custom': 'yes',
+        'x-forwarded-for': '203.0.113.9',
+        'x-forwarded-proto': 'https',
+      },
     });
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/^application\/json/);
@@ -112,7 +119,9 @@ describe.each(expressVersions)('offThread() responses with %s', (_name, express)
     expect(res.status).toBe(200);
     expect(res.json).toEqual({ hello: 'world', n: 1 });
     expect(res.headers.etag).toBeDefined();
-    const again = await fetchText(`${server.url}/respond?kind=json`, { headers: { 'if-none-match': String(res.headers.etag) } });
+    const again = await fetchText(`${server.url}/respond?kind=json`, {
+      headers: { 'if-none-match': String(res.headers.etag) },
+    });
     expect(again.status).toBe(304);
     expect((await fetchJson(`${server.url}/respond?kind=string`)).json).toBe('just a string');
     expect((await fetchJson(`${server.url}/respond?kind=null`)).json).toBeNull();

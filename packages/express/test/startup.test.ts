@@ -26,8 +26,12 @@ describe('offThread() start-up checks', () => {
   });
 
   it('rejects a handler module given as a relative path or a non-file URL', () => {
-    expect(() => offThread('./fixtures/echo.mjs', { pool })).toThrow(/handlerModule must be an absolute path/);
-    expect(() => offThread(new URL('https://example.com/x.js'), { pool })).toThrow(/handlerModule must be a file: URL/);
+    expect(() => offThread('./fixtures/echo.mjs', { pool })).toThrow(
+      /handlerModule must be an absolute path/,
+    );
+    expect(() => offThread(new URL('https://example.com/x.js'), { pool })).toThrow(
+      /handlerModule must be a file: URL/,
+    );
     expect(() => offThread(42 as never, { pool })).toThrow(TypeError);
   });
 
@@ -41,7 +45,9 @@ describe('offThread() start-up checks', () => {
     const middleware = offThread(fixture('no-default.mjs'), { pool });
     const error = await middleware.ready.catch((e: unknown) => e);
     expect(isOffThreadError(error, OffThreadErrorCode.TASK_NOT_FOUND)).toBe(true);
-    expect((error as Error).message).toMatch(/no-default\.mjs has no default export that is a function/);
+    expect((error as Error).message).toMatch(
+      /no-default\.mjs has no default export that is a function/,
+    );
   });
 
   it('rejects ready when the module throws while loading, with the cause', async () => {

@@ -3,7 +3,14 @@ import { Pool } from '@offthread/core';
 import type { NextFunction, Request, Response } from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { offThread } from '../src/index.js';
-import { channelListener, expressVersions, fetchText, fixture, listen, type Running } from './helpers.js';
+import {
+  channelListener,
+  expressVersions,
+  fetchText,
+  fixture,
+  listen,
+  type Running,
+} from './helpers.js';
 
 let nextId = 0;
 const id = () => `s${++nextId}`;

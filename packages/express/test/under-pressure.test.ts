@@ -1,8 +1,21 @@
 import { pbkdf2 } from 'node:crypto';
 import { Pool } from '@offthread/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PressureType, type UnderPressureMiddleware, type UnderPressureOptions, underPressure } from '../src/index.js';
-import { type ExpressFactory, expressVersions, fetchJson, fetchText, fixture, listen, type Running } from './helpers.js';
+import {
+  PressureType,
+  type UnderPressureMiddleware,
+  type UnderPressureOptions,
+  underPressure,
+} from '../src/index.js';
+import {
+  type ExpressFactory,
+  expressVersions,
+  fetchJson,
+  fetchText,
+  fixture,
+  listen,
+  type Running,
+} from './helpers.js';
 
 /** Wait for a condition the sampler sets on its own timer (there is no event to await). */
 async function until(condition: () => boolean, timeout = 5000): Promise<void> {
@@ -59,7 +72,10 @@ describe.each(expressVersions)('underPressure() with %s', (_name, express) => {
     const res = await fetchJson(`${server.url}/work`);
     expect(res.status).toBe(503);
     expect(res.headers['retry-after']).toBe('10');
-    expect(res.json).toMatchObject({ error: 'Service Unavailable', type: PressureType.HEAP_USED_BYTES });
+    expect(res.json).toMatchObject({
+      error: 'Service Unavailable',
+      type: PressureType.HEAP_USED_BYTES,
+    });
     expect(pressure.pressure()).toMatchObject({ type: 'heapUsedBytes' });
   });
 
@@ -100,7 +116,9 @@ describe.each(expressVersions)('underPressure() with %s', (_name, express) => {
     const pool = new Pool({ minThreads: 1, maxThreads: 1 });
     try {
       const { pressure, server } = await start({ sampleInterval: 20, maxPoolQueue: 1, pool });
-      const tasks = [1, 2, 3].map(() => pool.run({ query: { ms: '300' } }, { filename: fixture('slow.mjs') }));
+      const tasks = [1, 2, 3].map(() =>
+        pool.run({ query: { ms: '300' } }, { filename: fixture('slow.mjs') }),
+      );
       for (const task of tasks) task.catch(() => {});
       await until(() => pressure.isUnderPressure());
       // 2 wait behind the running one (3 while the thread is still starting).
