@@ -195,6 +195,7 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
     let stack: Block['stack'] = [];
     let samples = 0;
     let share = 0;
+    let busyShare = 1;
     const profile = this.profiler ? this.roll() : null;
     if (profile) {
       const a = attribute(profile, fromMs * 1000 + originUs, toMs * 1000 + originUs);
@@ -202,13 +203,15 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
       samples = a.samples;
       share = a.share;
       if (a.samples >= 3) {
-        // The busy span in the profile is tighter than the timer's lateness.
+        // Both the timer's lateness and the busy span in the profile are lower bounds of the
+        // block (a starved sampler thread misses edge samples): take the larger.
         const span = (a.lastUs - a.firstUs) / 1000 + this.options.profilerInterval / 1000;
-        if (span >= this.options.blockThreshold && span <= toMs - fromMs) {
+        if (span > duration && span <= toMs - fromMs) {
           duration = span;
           startPerf = (a.firstUs - originUs) / 1000;
         }
       }
+      busyShare = round(Math.min(1, (a.samples * this.options.profilerInterval) / 1000 / duration));
     }
     const block: Block = {
       start: Math.round(performance.timeOrigin + startPerf),
@@ -216,6 +219,7 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
       stack,
       samples,
       share,
+      busyShare,
     };
     this.blockCount++;
     this.blockedTime += block.duration;

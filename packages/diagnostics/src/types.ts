@@ -24,6 +24,12 @@ export interface Block {
   samples: number;
   /** Share (0..1) of the block's samples whose top user frame is `stack[0]`. */
   share: number;
+  /**
+   * Share (0..1) of the block during which the profiler found the thread running. Low values
+   * mean the thread was not running at all (descheduled by a busy machine), so no code of the
+   * app is to blame. 1 when the profiler is off.
+   */
+  busyShare: number;
 }
 
 /** Event-loop delay distribution in ms (the timer lateness, resolution subtracted). */

@@ -76,6 +76,7 @@ export function blockCulprits(
   >();
   for (const b of blocks) {
     const top = b.stack[0];
+    if ((b.busyShare ?? 1) < 0.5) continue;
     if (!top || !isUserFrame(top)) continue;
     const k = `${top.functionName} ${top.url}:${top.line}`;
     const e = by.get(k) ?? { frame: top, count: 0, time: 0, max: 0, stack: b.stack };
@@ -104,11 +105,25 @@ export function diagnose(input: DiagnoseInput, options: DiagnoseOptions = {}): V
 
   // Event loop blocked: blocks attributed to user code, or a p99 delay above the threshold.
   const culprits = blockCulprits(blocks);
-  const longBlocks = blocks.filter((b) => b.duration >= o.blockThreshold);
-  if (culprits.length > 0 || el.delay.p99 >= o.blockThreshold || longBlocks.length >= 3) {
+  // Blocks during which the thread mostly did not run (a busy machine descheduled it) are not
+  // the app's fault; only blocks where code ran count.
+  const ranBlocks = blocks.filter(
+    (b) => b.duration >= o.blockThreshold && (b.busyShare ?? 1) >= 0.5,
+  );
+  const starved = blocks.length - ranBlocks.length;
+  if (
+    culprits.length > 0 ||
+    ranBlocks.length >= 3 ||
+    (el.delay.p99 >= o.blockThreshold && ranBlocks.length > 0)
+  ) {
     const evidence = [
       `${el.blockCount} block${el.blockCount === 1 ? '' : 's'} over ${o.blockThreshold} ms, ${ms(el.blockedTime)} blocked in total; delay p99 ${ms(el.delay.p99)}, max ${ms(el.delay.max)}`,
     ];
+    if (starved > 0) {
+      evidence.push(
+        `${starved} of the blocks ran almost no code: the process was starved of CPU, not blocked by it`,
+      );
+    }
     let recommendation = offloadAdvice('the blocking code');
     const top = culprits[0];
     if (top) {
