@@ -23,6 +23,7 @@ app.post(
   offThread(new URL('./handlers/report.mjs', import.meta.url)),
 );
 // #endregion routes
+app.get('/export.csv', offThread(new URL('./handlers/export.mjs', import.meta.url)));
 
 // Refuse to start if a handler module cannot load (a typo, a missing dependency).
 await offThreadReady();

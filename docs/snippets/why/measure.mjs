@@ -1,6 +1,7 @@
 // Measures the numbers quoted on the "Why offthread" page, on whatever machine runs it.
 //   node docs/snippets/why/measure.mjs            full run (about 20 s on 2 cores)
 //   node docs/snippets/why/measure.mjs --quick    smaller sizes, used by the docs test
+//   node docs/snippets/why/measure.mjs --write    full run, and write docs/measurements/why.md
 // Each experiment runs in a fresh child process, because UV_THREADPOOL_SIZE is read once, when
 // the libuv thread pool first starts.
 import { spawnSync } from 'node:child_process';
@@ -36,7 +37,7 @@ async function blocking() {
 
 /** libuv pool: 4 slow pbkdf2 calls occupy the threads; how long does a tiny fs read wait? */
 async function threadpool() {
-  const iterations = quick ? 50_000 : 400_000;
+  const iterations = quick ? 50_000 : 200_000;
   const jobs = Number(process.env.JOBS ?? 4);
   const t0 = performance.now();
   const hashes = Array.from(
@@ -124,4 +125,43 @@ if (experiment && experiments[experiment]) {
     speedup: run('speedup'),
   };
   console.log(JSON.stringify(results, null, 2));
+  if (process.argv.includes('--write')) {
+    const { writeFileSync, mkdirSync } = await import('node:fs');
+    const dir = new URL('../../measurements/', import.meta.url);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(new URL('why.md', dir), await markdown(results));
+  }
+}
+
+/** The tables the "Why offthread" page includes. */
+async function markdown({ node, cores, blocking: b, threadpool: t, speedup: s }) {
+  const load = (await import('node:os')).loadavg()[0].toFixed(1);
+  const when = `_Measured ${new Date().toISOString().slice(0, 10)} on ${cores} cores (load average ${load} at the end: a busy machine makes every number noisier) with Node ${node} by \`node docs/snippets/why/measure.mjs --write\`._`;
+  return [
+    '<!-- #region blocking -->',
+    '| work on the main thread | took | a 10 ms timer fired up to |',
+    '| --- | ---: | ---: |',
+    `| \`${b.task}\` | ${b.taskMs} ms | ${b.maxLoopDelayMs} ms late |`,
+    '',
+    when,
+    '<!-- #endregion blocking -->',
+    '<!-- #region threadpool -->',
+    `| UV_THREADPOOL_SIZE | one \`pbkdf2\` alone | ${t[0].jobs} \`pbkdf2\` at once | a small \`fs.readFile\` issued meanwhile |`,
+    '| ---: | ---: | ---: | ---: |',
+    ...t.map((r) => `| ${r.size} | ${r.oneHashMs} ms | ${r.allHashesMs} ms | ${r.smallReadMs} ms |`),
+    '',
+    when,
+    '<!-- #endregion threadpool -->',
+    '<!-- #region speedup -->',
+    '| measurement | result |',
+    '| --- | ---: |',
+    `| ${s.tasks}, one after another on the main thread | ${s.inlineMs} ms |`,
+    `| the same on a pool of ${s.threads} threads | ${s.poolMs} ms (${s.speedup}x) |`,
+    `| round trip of a task that does nothing | ${s.emptyTaskRoundTripUs} µs |`,
+    `| \`structuredClone\` of ${s.rows.toLocaleString('en-US')} small objects | ${s.clone100kRowsMs} ms |`,
+    '',
+    when,
+    '<!-- #endregion speedup -->',
+    '',
+  ].join('\n');
 }
