@@ -5,7 +5,7 @@
 //   BENCH_N=28 BENCH_DURATION=20 pnpm bench
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -88,6 +88,8 @@ function row(label, { heavy, health }) {
 }
 
 const cores = availableParallelism();
+// Other work on the machine skews latency; the load average says how much there was.
+const loadBefore = loadavg()[0];
 const spare = Math.max(1, cores - 1);
 const blocking = await measure(`/blocking/${n}`);
 // The sample's default: one core left to the event loop.
@@ -117,7 +119,7 @@ if (offthreadAll) rows.push(row(`/offthread/${n}, ${cores} threads`, offthreadAl
 const table = [header, header.map(() => '---'), ...rows]
   .map((r) => `| ${r.join(' | ')} |`)
   .join('\n');
-const context = `Node ${process.version}, ${cores} cores, autocannon ${connections} connections on the heavy route and 1 connection at 100 req/s on /health, ${duration} s each, measured on ${new Date().toISOString().slice(0, 10)}.`;
+const context = `Node ${process.version}, ${cores} cores, autocannon ${connections} connections on the heavy route and 1 connection at 100 req/s on /health, ${duration} s each, measured on ${new Date().toISOString().slice(0, 10)}; 1-minute load average ${loadBefore.toFixed(1)} before and ${loadavg()[0].toFixed(1)} after.`;
 
 console.log(`${context}\n\n${table}\n`);
 const ratio = offthread.heavy.requests.average / blocking.heavy.requests.average;
