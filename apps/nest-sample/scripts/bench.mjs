@@ -3,7 +3,7 @@
 // measures /health. On the event loop, /health waits behind every heavy request; through
 // @OffThread() it stays fast. Prints a table and writes it into README.md between the markers.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import autocannon from 'autocannon';
 import { startApp } from './start-app.mjs';
 
@@ -15,6 +15,7 @@ function run(url, conns) {
   return autocannon({ url, connections: conns, duration });
 }
 
+const loadBefore = loadavg()[0];
 const rows = [];
 for (const mode of ['blocking', 'offthread']) {
   const app = await startApp();
@@ -41,7 +42,7 @@ for (const mode of ['blocking', 'offthread']) {
 }
 
 const table = [
-  `Node ${process.version}, ${availableParallelism()} cores, ${duration} s per run, heavy route at ${connections} connections, /health at 1 connection, default pool size.`,
+  `Node ${process.version}, ${availableParallelism()} cores, ${duration} s per run, heavy route at ${connections} connections, /health at 1 connection, default pool size; 1-min load average ${loadBefore.toFixed(1)} before the run (other work on the machine skews numbers).`,
   '',
   '| heavy route | heavy req/s | heavy p50 / p99 (ms) | /health req/s | /health p50 / p99 (ms) | errors |',
   '| --- | ---: | ---: | ---: | ---: | ---: |',
