@@ -116,9 +116,10 @@ const rows = [
   row(`/offthread/${n}, ${spare} thread(s)`, offthread),
 ];
 if (offthreadAll) rows.push(row(`/offthread/${n}, ${cores} threads`, offthreadAll));
-const table = [header, header.map(() => '---'), ...rows]
-  .map((r) => `| ${r.join(' | ')} |`)
-  .join('\n');
+// Columns padded to their widest cell, as the repository's Markdown formatter writes tables.
+const widths = header.map((_, i) => Math.max(3, ...[header, ...rows].map((r) => r[i].length)));
+const line = (cells) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+const table = [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 const context = `Node ${process.version}, ${cores} cores, autocannon ${connections} connections on the heavy route and 1 connection at 100 req/s on /health, ${duration} s each, measured on ${new Date().toISOString().slice(0, 10)}; 1-minute load average ${loadBefore.toFixed(1)} before and ${loadavg()[0].toFixed(1)} after.`;
 
 console.log(`${context}\n\n${table}\n`);
