@@ -2,8 +2,11 @@
 // Blocking vs off-thread: load the heavy route with 8 connections while a second autocannon
 // measures /health. On the event loop, /health waits behind every heavy request; through
 // @OffThread() it stays fast. Prints a table and writes it into README.md between the markers.
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { availableParallelism, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { startApp } from './start-app.mjs';
 
@@ -60,5 +63,12 @@ const end = '<!-- bench:end -->';
 if (text.includes(start) && text.includes(end)) {
   const updated = `${text.slice(0, text.indexOf(start) + start.length)}\n${table}\n${text.slice(text.indexOf(end))}`;
   writeFileSync(readme, updated);
+  // Keep the README as the repository's formatter wants it (Biome aligns Markdown tables).
+  try {
+    const biome = createRequire(import.meta.url).resolve('@biomejs/biome/bin/biome');
+    spawnSync(process.execPath, [biome, 'format', '--write', fileURLToPath(readme)], {
+      stdio: 'ignore',
+    });
+  } catch {}
   console.log('\nREADME.md updated.');
 }
