@@ -39,10 +39,12 @@ export default function setup(): void {
   ) as typeof import('typescript');
   for (const file of walk(fixturesDir)) {
     if (!file.endsWith('.ts')) continue;
+    // Fixtures under esm/ become ES modules (.mjs), the rest CommonJS like a default Nest build.
+    const esm = relative(fixturesDir, file).startsWith('esm');
     const { outputText } = ts.transpileModule(readFileSync(file, 'utf8'), {
       fileName: file,
       compilerOptions: {
-        module: ts.ModuleKind.CommonJS,
+        module: esm ? ts.ModuleKind.ESNext : ts.ModuleKind.CommonJS,
         target: ts.ScriptTarget.ES2022,
         experimentalDecorators: true,
         emitDecoratorMetadata: true,
@@ -50,7 +52,10 @@ export default function setup(): void {
         useDefineForClassFields: false,
       },
     });
-    const out = join(stageDir, 'fixtures', relative(fixturesDir, file)).replace(/\.ts$/, '.js');
+    const out = join(stageDir, 'fixtures', relative(fixturesDir, file)).replace(
+      /\.ts$/,
+      esm ? '.mjs' : '.js',
+    );
     mkdirSync(dirname(out), { recursive: true });
     writeFileSync(out, outputText);
   }

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /**
  * Where global-setup stages the package and the compiled fixtures. A compat package (another
@@ -20,4 +20,13 @@ export function fixture<T>(name: string): T {
 /** A package as the staged app resolves it (e.g. the Nest version under test). */
 export function stagedPackage<T>(name: string): T {
   return stageRequire(name) as T;
+}
+
+/** Node's own import(), out of Vitest's reach, for the ES module fixtures. */
+const nativeImport = createRequire(import.meta.url)('./native-import.cjs') as (
+  url: string,
+) => Promise<unknown>;
+
+export function esmFixture<T>(name: string): Promise<T> {
+  return nativeImport(pathToFileURL(join(stageDir, 'fixtures', name)).href) as Promise<T>;
 }
