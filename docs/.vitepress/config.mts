@@ -9,7 +9,9 @@ const apiDir = join(root, 'api');
 /** A page's title: its first `# ` heading, without TypeDoc's "Class: " style prefix. */
 function titleOf(file: string): string {
   const heading = /^#\s+(.+)$/m.exec(readFileSync(file, 'utf8'))?.[1] ?? file;
-  return heading.replace(/^(Class|Interface|Function|Variable|Type Alias|Enumeration): /, '').replace(/\\/g, '');
+  return heading
+    .replace(/^(Class|Interface|Function|Variable|Type Alias|Enumeration): /, '')
+    .replace(/\\/g, '');
 }
 
 const groupNames: Record<string, string> = {
@@ -34,7 +36,10 @@ function moduleItems(dir: string): DefaultTheme.SidebarItem[] {
         items: readdirSync(path)
           .filter((f) => f.endsWith('.md'))
           .sort()
-          .map((f) => ({ text: titleOf(join(path, f)), link: `/${relative(root, join(path, f)).replace(/\.md$/, '')}` })),
+          .map((f) => ({
+            text: titleOf(join(path, f)),
+            link: `/${relative(root, join(path, f)).replace(/\.md$/, '')}`,
+          })),
       });
     } else if (existsSync(join(path, 'index.md'))) {
       // A sub-module, e.g. the `worker` entry point of @offthread/core.
@@ -51,7 +56,9 @@ function moduleItems(dir: string): DefaultTheme.SidebarItem[] {
 
 /** The API sidebar, read from what TypeDoc generated into docs/api (run `pnpm build` or `pnpm api`). */
 function apiSidebar(): DefaultTheme.SidebarItem[] {
-  const packages = ['core', 'express', 'nestjs', 'diagnostics'].filter((p) => existsSync(join(apiDir, p, 'index.md')));
+  const packages = ['core', 'express', 'nestjs', 'diagnostics'].filter((p) =>
+    existsSync(join(apiDir, p, 'index.md')),
+  );
   return [
     { text: 'API reference', link: '/api/' },
     ...packages.map((p) => ({
@@ -98,9 +105,16 @@ export default defineConfig({
   cleanUrls: true,
   lastUpdated: false,
   // README.md explains the site to contributors; snippets are included into pages, not pages.
-  srcExclude: ['README.md', 'snippets/**', 'test/**', 'test-results/**', 'scripts/**', 'node_modules/**'],
+  srcExclude: [
+    'README.md',
+    'snippets/**',
+    'test/**',
+    'test-results/**',
+    'scripts/**',
+    'node_modules/**',
+  ],
   head: [['link', { rel: 'icon', href: '/logo.svg', type: 'image/svg+xml' }]],
-  markdown: { lineNumbers: false },
+  markdown: { languageAlias: { mjs: 'js', cjs: 'js' } },
   themeConfig: {
     logo: '/logo.svg',
     nav: [

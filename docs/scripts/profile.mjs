@@ -19,9 +19,13 @@ const work = mkdtempSync(join(tmpdir(), 'offthread-docs-profile-'));
 mkdirSync(out, { recursive: true });
 mkdirSync(shots, { recursive: true });
 
-const offthreadBin = createRequire(join(docs, 'package.json')).resolve('@offthread/diagnostics/package.json').replace(/package\.json$/, 'bin/offthread.js');
+const offthreadBin = createRequire(join(docs, 'package.json'))
+  .resolve('@offthread/diagnostics/package.json')
+  .replace(/package\.json$/, 'bin/offthread.js');
 // Clinic.js is a dev dependency of @offthread/core (its Clinic test) and of the sample apps.
-const clinicBin = createRequire(join(docs, '../packages/core/package.json')).resolve('clinic/bin.js');
+const clinicBin = createRequire(join(docs, '../packages/core/package.json')).resolve(
+  'clinic/bin.js',
+);
 
 const load = '-c 8 -d 10';
 const run = (label, args, options = {}) => {
@@ -30,7 +34,11 @@ const run = (label, args, options = {}) => {
   if (r.status !== 0) throw new Error(`${label} exited ${r.status}\n${r.stdout}\n${r.stderr}`);
   return r.stdout;
 };
-const clean = (text) => text.replaceAll(docs, 'docs/').replaceAll('docs//', 'docs/').replace(/pid \d+/, 'pid 1234');
+const clean = (text) =>
+  text
+    .replaceAll(docs, 'docs/')
+    .replaceAll('docs//', 'docs/')
+    .replace(/pid \d+/, 'pid 1234');
 
 const rows = [];
 for (const [name, route] of [
@@ -38,12 +46,23 @@ for (const [name, route] of [
   ['offthread', '/fib?n=30'],
 ]) {
   const text = run(`offthread doctor ${route}`, [
-    offthreadBin, 'doctor', '--quiet', '--load', `${load} ${route}`,
-    '--html', join(work, `${name}.html`), '--json', join(work, `${name}.json`),
-    '--', process.execPath, 'server.mjs',
+    offthreadBin,
+    'doctor',
+    '--quiet',
+    '--load',
+    `${load} ${route}`,
+    '--html',
+    join(work, `${name}.html`),
+    '--json',
+    join(work, `${name}.json`),
+    '--',
+    process.execPath,
+    'server.mjs',
   ]);
   writeFileSync(join(out, `doctor-${name}.txt`), clean(text).replace(/\nWrote .*\n?$/, '\n'));
-  const health = JSON.parse(run(`health under load ${route}`, ['health-under-load.mjs', route, '10', '8']));
+  const health = JSON.parse(
+    run(`health under load ${route}`, ['health-under-load.mjs', route, '10', '8']),
+  );
   const doctor = JSON.parse(readFileSync(join(work, `${name}.json`), 'utf8'));
   rows.push({ name, route, health, doctor });
 }
@@ -63,11 +82,25 @@ const table = [
 ];
 writeFileSync(join(out, 'summary.md'), table.join('\n'));
 
-run('clinic doctor /fib-blocking', [
-  clinicBin, 'doctor', '--open=false', '--dest', work,
-  '--autocannon', '[', ...load.split(' '), '/fib-blocking?n=30', ']',
-  '--', process.execPath, 'server.mjs',
-], { env: { ...process.env, NO_INSIGHT: '1', CI: 'true' } });
+run(
+  'clinic doctor /fib-blocking',
+  [
+    clinicBin,
+    'doctor',
+    '--open=false',
+    '--dest',
+    work,
+    '--autocannon',
+    '[',
+    ...load.split(' '),
+    '/fib-blocking?n=30',
+    ']',
+    '--',
+    process.execPath,
+    'server.mjs',
+  ],
+  { env: { ...process.env, NO_INSIGHT: '1', CI: 'true' } },
+);
 const clinicHtml = readdirSync(work).find((f) => f.endsWith('.clinic-doctor.html'));
 if (!clinicHtml) throw new Error(`no Clinic report in ${work}`);
 

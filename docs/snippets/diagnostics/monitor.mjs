@@ -6,7 +6,10 @@ const monitor = createMonitor({ blockThreshold: 50, sampleInterval: 1000 }).star
 // Told when the loop was blocked for longer than blockThreshold, with the stack that ran most.
 monitor.on('block', (block) => {
   const top = block.stack[0];
-  console.warn(`event loop blocked ${Math.round(block.duration)} ms`, top ? `in ${top.functionName}` : '');
+  console.warn(
+    `event loop blocked ${Math.round(block.duration)} ms`,
+    top ? `in ${top.functionName}` : '',
+  );
 });
 
 // Every sampleInterval: delay percentiles, utilization, libuv thread-pool numbers, CPU, memory.

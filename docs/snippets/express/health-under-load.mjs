@@ -18,7 +18,8 @@ const [line] = await once(server.stdout, 'data');
 const base = /listening on (\S+)/.exec(String(line))?.[1];
 if (!base) throw new Error(`server did not start: ${line}`);
 
-const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+const percentile = (sorted, p) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 const end = performance.now() + seconds * 1000;
 let done = 0;
 const worker = async () => {

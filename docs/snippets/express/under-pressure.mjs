@@ -1,5 +1,5 @@
-import express from 'express';
 import { offThread, underPressure } from '@offthread/express';
+import express from 'express';
 
 const app = express();
 

@@ -8,6 +8,9 @@ export class ThumbnailService {
   constructor(@InjectPool() private readonly pool: Pool) {}
 
   thumbnail(image: Uint8Array): Promise<Uint8Array> {
-    return this.pool.run(image, { filename: require.resolve('./thumbnail.task.js'), timeout: 2_000 });
+    return this.pool.run(image, {
+      filename: require.resolve('./thumbnail.task.js'),
+      timeout: 2_000,
+    });
   }
 }

@@ -12,7 +12,9 @@ if (cluster.isPrimary) {
 } else {
   const { Pool, defaultPoolOptions } = await import('@offthread/core');
   // On 8 cores with 2 processes: 4 threads each, not 8 (16 threads would fight over 8 cores).
-  console.log(`${availableParallelism()} cores, ${processes} processes: maxThreads ${defaultPoolOptions.maxThreads}`);
+  console.log(
+    `${availableParallelism()} cores, ${processes} processes: maxThreads ${defaultPoolOptions.maxThreads}`,
+  );
   const pool = new Pool({ filename: new URL('../core/tasks.mjs', import.meta.url) });
   await pool.close();
   process.exit(0);

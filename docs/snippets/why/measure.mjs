@@ -13,11 +13,9 @@ import { fileURLToPath } from 'node:url';
 import { Pool } from '@offthread/core';
 import { fib } from './fib.mjs';
 
-
 const quick = process.argv.includes('--quick');
 const here = fileURLToPath(import.meta.url);
 const experiment = process.argv[2];
-
 
 const ms = (t) => Math.round(t * 10) / 10;
 
@@ -85,7 +83,11 @@ async function speedup() {
   for (let i = 0; i < rounds; i++) await pool.run(0);
   const roundTripUs = ((performance.now() - t2) / rounds) * 1000;
   // Structured clone: the price of sending data. 100k small objects, about 5 MB as JSON.
-  const rows = Array.from({ length: quick ? 10_000 : 100_000 }, (_, i) => ({ id: i, name: `row ${i}`, score: i / 7 }));
+  const rows = Array.from({ length: quick ? 10_000 : 100_000 }, (_, i) => ({
+    id: i,
+    name: `row ${i}`,
+    score: i / 7,
+  }));
   const c0 = performance.now();
   structuredClone(rows);
   const cloneMs = performance.now() - c0;
@@ -148,7 +150,9 @@ async function markdown({ node, cores, blocking: b, threadpool: t, speedup: s })
     '<!-- #region threadpool -->',
     `| UV_THREADPOOL_SIZE | one \`pbkdf2\` alone | ${t[0].jobs} \`pbkdf2\` at once | a small \`fs.readFile\` issued meanwhile |`,
     '| ---: | ---: | ---: | ---: |',
-    ...t.map((r) => `| ${r.size} | ${r.oneHashMs} ms | ${r.allHashesMs} ms | ${r.smallReadMs} ms |`),
+    ...t.map(
+      (r) => `| ${r.size} | ${r.oneHashMs} ms | ${r.allHashesMs} ms | ${r.smallReadMs} ms |`,
+    ),
     '',
     when,
     '<!-- #endregion threadpool -->',

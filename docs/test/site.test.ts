@@ -1,0 +1,154 @@
+/**
+ * The built site in headless Chromium: every page reachable from the home page and the sidebars
+ * loads with HTTP 200, is not VitePress's 404 page, has content, logs no console error, and every
+ * `#anchor` an internal link points at exists. Saves a screenshot of the home page to
+ * test-results/home.png.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serveStatic } from './static-server.js';
+
+const docs = fileURLToPath(new URL('..', import.meta.url));
+const dist = join(docs, '.vitepress/dist');
+const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const haveChromium = existsSync(chromiumPath);
+
+if (!haveChromium) {
+  const message = `Chromium not found at ${chromiumPath}: install it (apt-get install -y chromium) or set CHROMIUM_PATH.`;
+  if (process.env.CI)
+    throw new Error(`${message} CI is set, so the browser test cannot be skipped.`);
+  console.warn(`Skipping the docs browser test. ${message}`);
+}
+
+/** Main content shorter than this (characters) counts as an empty page. */
+const MIN_TEXT = 100;
+
+describe.skipIf(!haveChromium)('docs site in a browser', () => {
+  let browser: Browser;
+  let server: Server;
+  let base: string;
+
+  beforeAll(async () => {
+    if (!existsSync(join(dist, 'index.html'))) {
+      // Normally turbo runs `build` first; on its own, build here.
+      execFileSync('pnpm', ['run', 'build'], { cwd: docs, stdio: 'inherit' });
+    }
+    ({ url: base, server } = await serveStatic(dist));
+    browser = await chromium.launch({
+      executablePath: chromiumPath,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await new Promise((resolve) => server?.close(resolve));
+  });
+
+  it('renders the home page', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const response = await page.goto(`${base}/`, { waitUntil: 'networkidle' });
+    expect(response?.status()).toBe(200);
+    await expect(page.locator('.VPHero .name').textContent()).resolves.toContain('offthread');
+    mkdirSync(join(docs, 'test-results'), { recursive: true });
+    await page.screenshot({ path: join(docs, 'test-results/home.png') });
+    await page.close();
+  });
+
+  it('has no broken internal link, console error or empty page', async () => {
+    const queue: string[] = ['/', '/guide/why', '/api/']; // the home page, and each sidebar
+    const seen = new Set(queue);
+    const problems: string[] = [];
+    /** Anchors that links point at, by page path, with the page that links there. */
+    const anchors = new Map<string, Map<string, string>>();
+    /** The element ids of each visited page, to check anchors once every page is known. */
+    const idsByPage = new Map<string, Set<string>>();
+
+    const visit = async (page: Page, path: string) => {
+      const response = await page.goto(base + path, { waitUntil: 'load' });
+      if (response?.status() !== 200) {
+        problems.push(`${path}: HTTP ${response?.status()}`);
+        return;
+      }
+      const info = await page.evaluate(() => ({
+        notFound: document.querySelector('.NotFound') !== null,
+        text: document.querySelector('.vp-doc, .VPHome')?.textContent?.trim() ?? '',
+        ids: [...document.querySelectorAll('[id]')].map((e) => e.id),
+        links: [...document.querySelectorAll('a[href]')].map((a) => (a as HTMLAnchorElement).href),
+      }));
+      if (info.notFound) problems.push(`${path}: VitePress 404 page`);
+      if (info.text.length < MIN_TEXT)
+        problems.push(`${path}: main content is only ${info.text.length} characters`);
+      idsByPage.set(path, new Set(info.ids));
+      for (const href of info.links) {
+        const url = new URL(href);
+        if (url.origin !== base) continue;
+        const target = url.pathname.replace(/\.html$/, '');
+        if (url.hash.length > 1) {
+          const wanted = anchors.get(target) ?? new Map<string, string>();
+          wanted.set(decodeURIComponent(url.hash.slice(1)), path);
+          anchors.set(target, wanted);
+        }
+        if (!seen.has(target)) {
+          seen.add(target);
+          queue.push(target);
+        }
+      }
+    };
+
+    // A few tabs at once; each takes the next page from the shared queue.
+    let active = 0;
+    const tab = async () => {
+      const page = await browser.newPage();
+      let current = '';
+      page.on('console', (message) => {
+        if (message.type() === 'error')
+          problems.push(`${current}: console error: ${message.text()}`);
+      });
+      page.on('pageerror', (error) => problems.push(`${current}: uncaught: ${error.message}`));
+      for (;;) {
+        const path = queue.shift();
+        if (path === undefined) {
+          if (active === 0) break;
+          await new Promise((resolve) => setTimeout(resolve, 20)); // another tab may add pages
+          continue;
+        }
+        active++;
+        current = path;
+        try {
+          await visit(page, path);
+        } finally {
+          active--;
+        }
+      }
+      await page.close();
+    };
+    await Promise.all([tab(), tab(), tab()]);
+
+    for (const [target, wanted] of anchors) {
+      const present = idsByPage.get(target);
+      if (!present) continue; // a page that failed to load is already reported
+      for (const [anchor, from] of wanted) {
+        if (!present.has(anchor))
+          problems.push(`${from}: link to ${target}#${anchor}, which has no such anchor`);
+      }
+    }
+
+    console.log(`docs browser test: visited ${seen.size} pages`);
+    expect(seen.size).toBeGreaterThan(20);
+    expect(problems).toEqual([]);
+  });
+});

@@ -1,0 +1,138 @@
+/**
+ * Runs the code samples the site shows (docs/snippets), against the built packages, and checks
+ * what they print or serve. Type-only samples are covered by `pnpm typecheck`.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
+import { buildNestSnippets } from './nest-build.js';
+
+const snippets = fileURLToPath(new URL('../snippets', import.meta.url));
+const run = async (file: string, args: string[] = []) =>
+  (
+    await promisify(execFile)(process.execPath, [join(snippets, file), ...args], {
+      timeout: 60_000,
+    })
+  ).stdout;
+
+/** Start a server snippet on a free port and resolve with its URL (it prints "listening on <url>"). */
+async function start(
+  command: string[],
+  cwd: string,
+): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, command, {
+    cwd,
+    env: { ...process.env, PORT: '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let output = '';
+  child.stderr!.on('data', (d) => (output += d));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`no "listening on" after 30 s:\n${output}`)),
+      30_000,
+    );
+    child.stdout!.on('data', (d) => {
+      output += d;
+      const m = /listening on (http:\/\/\S+)/.exec(output);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1].replace(/\/$/, ''));
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`exited ${code} before listening:\n${output}`)));
+  });
+  return { child, url };
+}
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+});
+
+describe('core snippets', () => {
+  it('app.mjs prints what the page says', async () => {
+    expect(await run('core/app.mjs')).toBe('64 3\n4\n');
+  });
+  it('cancel.mjs aborts, times out, then completes', async () => {
+    expect(await run('core/cancel.mjs')).toBe("aborted\ntimed out\n[ 'page 1', 'page 2' ]\n");
+  });
+  it('transfer.mjs moves the buffer both ways', async () => {
+    expect(await run('core/transfer.mjs')).toBe('0 16777216 248\n');
+  });
+  it('stats.mjs reports 20 completed tasks', async () => {
+    expect(await run('core/stats.mjs')).toMatch(/completed: 20/);
+  });
+  it('tuning/cluster.mjs divides the threads among processes', async () => {
+    expect(await run('tuning/cluster.mjs')).toMatch(/2 processes: maxThreads \d+/);
+  });
+});
+
+describe('express snippets', () => {
+  it('server.mjs serves every route and shuts down on SIGTERM', async () => {
+    const { child, url } = await start(['server.mjs'], join(snippets, 'express'));
+    await expect((await fetch(`${url}/fib?n=20`)).json()).resolves.toEqual({ n: 20, result: 6765 });
+    await expect((await fetch(`${url}/fib-blocking?n=20`)).json()).resolves.toEqual({
+      n: 20,
+      result: 6765,
+    });
+    const report = await fetch(`${url}/report`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ rows: [{ price: 2, qty: 3 }] }),
+    });
+    expect(report.status).toBe(201);
+    expect(report.headers.get('content-type')).toMatch(/text\/csv/);
+    expect(await report.text()).toBe('id,total\n0,6');
+    expect(await (await fetch(`${url}/export.csv?rows=3`)).text()).toBe(
+      'id,square\n0,0\n1,1\n2,4\n',
+    );
+    child.kill('SIGTERM');
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(0);
+  });
+  it('health-under-load.mjs measures /health while a route is loaded', async () => {
+    const out = JSON.parse(await run('express/health-under-load.mjs', ['/fib?n=20', '1', '2']));
+    expect(out.requestsPerSecond).toBeGreaterThan(0);
+    expect(out.healthChecks).toBeGreaterThan(0);
+  });
+});
+
+describe('diagnostics snippets', () => {
+  it('monitor.mjs reports the 200 ms block', async () => {
+    expect(await run('diagnostics/monitor.mjs')).toMatch(/blocks since start: [1-9]/);
+  });
+  it('verdict.mjs diagnoses a blocked event loop', async () => {
+    expect(await run('diagnostics/verdict.mjs')).toMatch(/^event-loop-blocked\n/);
+  });
+});
+
+describe('why page', () => {
+  it('measure.mjs runs (quick sizes)', async () => {
+    const out = JSON.parse(await run('why/measure.mjs', ['--quick']));
+    expect(out.threadpool).toHaveLength(4);
+    expect(out.speedup.threads).toBeGreaterThan(0);
+  });
+});
+
+describe('nestjs snippets', () => {
+  it('compile to CommonJS, start, and answer through an @OffThread() method', async () => {
+    const dir = buildNestSnippets();
+    const { child, url } = await start(['main.js'], dir);
+    const res = await fetch(`${url}/reports`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify([
+        { price: 250, qty: 3 },
+        { price: 100, qty: 1 },
+      ]),
+    });
+    expect(res.status).toBe(201);
+    await expect(res.json()).resolves.toEqual({ count: 2, total: '$8.50' });
+    child.kill('SIGTERM');
+    await once(child, 'exit');
+  });
+});
