@@ -22,7 +22,7 @@ export const progress = { phase: 'starting' };
 /** @type {string[]} */
 export const warnings = [];
 
-const CLOSE_LIMIT_MS = 5000;
+const CLOSE_LIMIT_MS = 3000;
 
 /**
  * Closes a pool, but gives up waiting after CLOSE_LIMIT_MS: closing is not measured, and one
