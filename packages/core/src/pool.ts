@@ -21,7 +21,7 @@ import { type PoolStats, SampleWindow } from './stats.js';
 import { Task } from './task.js';
 import { Thread } from './thread.js';
 import { isTransferred } from './transfer.js';
-import { workerEnv } from './worker-env.js';
+import { removeNodeOption, workerEnv } from './worker-env.js';
 
 /** A function of a task module as seen through {@link Pool.proxy}: same arguments, async result. */
 export interface ProxiedFunction<A extends unknown[], R> {
@@ -77,6 +77,8 @@ export class Pool extends EventEmitter {
   private onDrained: (() => void) | undefined;
   private idleSweep: NodeJS.Timeout | undefined;
   private readonly checkedFiles = new Set<string>();
+  /** Environment for new threads, computed once (see worker-env.ts). */
+  private threadEnv: Record<string, string | undefined> | undefined;
 
   /**
    * @param options see {@link PoolOptions}; every field is optional.
@@ -165,22 +167,15 @@ export class Pool extends EventEmitter {
   stats(): PoolStats {
     const c = this.options.concurrentTasksPerWorker;
     let busy = 0;
-    let ahead = 0;
     let running = 0;
     let utilization = 0;
     let measured = 0;
     for (const thread of this.threads) {
       const n = thread.inFlight.size;
       if (n > 0) busy++;
-      ahead += Math.max(0, n - c);
       running += Math.min(c, n);
       if (thread.ready && !thread.exiting) {
-        const now = thread.worker.performance.eventLoopUtilization();
-        const delta: EventLoopUtilization = thread.elu
-          ? thread.worker.performance.eventLoopUtilization(now, thread.elu)
-          : now;
-        thread.elu = now;
-        utilization += delta.utilization;
+        utilization += threadUtilization(thread);
         measured++;
       }
     }
@@ -189,7 +184,7 @@ export class Pool extends EventEmitter {
       threads: this.threads.length,
       busy,
       idle: this.threads.length - busy,
-      queued: this.queue.size + ahead,
+      queued: this.queuedCount(),
       running,
       completed: this.completed,
       failed: this.failed,
@@ -370,12 +365,23 @@ export class Pool extends EventEmitter {
     this.pump();
   };
 
+  /**
+   * Tasks accepted and waiting to start. Tasks in the pool's queue that a free slot (of a ready
+   * thread, or of one that is starting) will take at the next dispatch are not waiting.
+   */
   private queuedCount(): number {
     let ahead = 0;
+    let free = this.starting * this.options.concurrentTasksPerWorker;
     const c = this.options.concurrentTasksPerWorker;
-    for (const thread of this.threads)
+    for (const thread of this.threads) {
+      if (thread.exiting) continue;
       if (thread.inFlight.size > c) ahead += thread.inFlight.size - c;
-    return this.queue.size + ahead;
+      else if (thread.ready) free += c - thread.inFlight.size;
+    }
+    if (this.threads.length < this.options.maxThreads) {
+      free += (this.options.maxThreads - this.threads.length) * c;
+    }
+    return Math.max(0, this.queue.size - free) + ahead;
   }
 
   private fnIdFor(options: RunOptions): number {
@@ -644,25 +650,39 @@ export class Pool extends EventEmitter {
       user: this.options.workerData,
     };
     const id = this.nextThreadId++;
-    let worker: Worker;
-    try {
-      worker = new Worker(workerRuntimePath, {
-        workerData: { [kRuntimeData]: runtime },
-        transferList: [port2],
-        resourceLimits: this.options.resourceLimits,
-        env: workerEnv(this.options.env),
-        execArgv: this.options.execArgv ?? inheritedExecArgv(),
-        name: `${this.options.name}#${id}`,
-        stdout: false,
-        stderr: false,
-      } as ConstructorParameters<typeof Worker>[1]);
-    } catch (error) {
-      port1.close();
-      throw new OffThreadError(
-        OffThreadErrorCode.WORKER_INIT,
-        `Pool '${this.options.name}' could not start a worker thread: ${(error as Error).message}`,
-        { cause: error },
-      );
+    const inheritsEnv = this.options.env === undefined;
+    let worker: Worker | undefined;
+    while (!worker) {
+      this.threadEnv ??= workerEnv(this.options.env);
+      try {
+        worker = new Worker(workerRuntimePath, {
+          workerData: { [kRuntimeData]: runtime },
+          transferList: [port2],
+          resourceLimits: this.options.resourceLimits,
+          env: this.threadEnv,
+          execArgv: this.options.execArgv ?? inheritedExecArgv(),
+          name: `${this.options.name}#${id}`,
+          stdout: false,
+          stderr: false,
+        } as ConstructorParameters<typeof Worker>[1]);
+      } catch (error) {
+        // Our edited copy of the process's NODE_OPTIONS may hold a flag threads refuse: drop it.
+        const refused = /(--[\w-]+) is not allowed in NODE_OPTIONS/.exec((error as Error).message);
+        const nodeOptions = this.threadEnv?.NODE_OPTIONS;
+        if (refused && inheritsEnv && nodeOptions?.includes(refused[1])) {
+          this.threadEnv = {
+            ...this.threadEnv,
+            NODE_OPTIONS: removeNodeOption(nodeOptions, refused[1]),
+          };
+          continue;
+        }
+        port1.close();
+        throw new OffThreadError(
+          OffThreadErrorCode.WORKER_INIT,
+          `Pool '${this.options.name}' could not start a worker thread: ${(error as Error).message}`,
+          { cause: error },
+        );
+      }
     }
     const thread = new Thread(id, worker, port1);
     this.threads.push(thread);
@@ -807,6 +827,28 @@ export class Pool extends EventEmitter {
 function inheritedExecArgv(): string[] | undefined {
   if (!process.execArgv.some((arg) => arg.startsWith('--input-type'))) return undefined;
   return process.execArgv.filter((arg) => !arg.startsWith('--input-type'));
+}
+
+/**
+ * A thread's event-loop utilization over the last one to two seconds. Two readings are kept so
+ * that several readers (a dashboard, a load shedder) see the same window instead of each
+ * resetting the other's baseline.
+ */
+function threadUtilization(thread: Thread): number {
+  const performance = thread.worker.performance;
+  const now = performance.eventLoopUtilization();
+  // Until a second has passed, the window starts when the thread did.
+  thread.eluBase ??= { idle: 0, active: 0, utilization: 0 };
+  const elapsed = (from: EventLoopUtilization) => now.idle + now.active - from.idle - from.active;
+  if (thread.eluMiddle && elapsed(thread.eluMiddle) >= 1000) {
+    thread.eluBase = thread.eluMiddle;
+    thread.eluMiddle = now;
+  } else if (!thread.eluMiddle && elapsed(thread.eluBase) >= 1000) {
+    thread.eluMiddle = now;
+  }
+  return elapsed(thread.eluBase) > 0
+    ? performance.eventLoopUtilization(now, thread.eluBase).utilization
+    : 0;
 }
 
 function abortedError(reason: unknown): OffThreadError {

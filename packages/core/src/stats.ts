@@ -69,7 +69,7 @@ export interface PoolStats {
   runTime: Percentiles;
   /** Time from `run()` until the task started, over the last 10 000 tasks. */
   waitTime: Percentiles;
-  /** Share of the threads' time spent running tasks since the previous stats() call (0..1). */
+  /** Share of the threads' time spent running tasks (event-loop utilization) over the last 1-2 seconds (0..1). */
   utilization: number;
   /** Threads replaced after a crash, timeout or forced abort, since the pool started. */
   threadsReplaced: number;

@@ -16,7 +16,9 @@ export class Thread {
   crashError: Error | undefined;
   lastActive = 0;
   referenced = true;
-  elu: import('node:perf_hooks').EventLoopUtilization | undefined;
+  /** Event-loop utilization readings behind `stats().utilization` (see there). */
+  eluBase: import('node:perf_hooks').EventLoopUtilization | undefined;
+  eluMiddle: import('node:perf_hooks').EventLoopUtilization | undefined;
 
   constructor(
     readonly id: number,

@@ -23,8 +23,29 @@ type TransferableValue = ArrayBuffer | ArrayBufferView | Transferable;
  * @param transferList what to move; defaults to the buffer behind `value`
  */
 export function transfer<T>(value: T, transferList?: readonly TransferableValue[]): Transferred<T> {
+  if (transferList === undefined && ArrayBuffer.isView(value) && !ownsWholeBuffer(value)) {
+    // A view on part of a larger buffer (small Buffers share Node's 8 KiB pool): moving the whole
+    // buffer would detach memory the sender still uses (Node 21+ refuses; Node 20 silently copies
+    // the whole slab). Copy just the viewed bytes into a buffer of their own and move that.
+    const own = copyView(value);
+    return { [kTransfer]: true, value: own as T, transferList: [own.buffer as ArrayBuffer] };
+  }
   const list = (transferList ?? [value as unknown as TransferableValue]).map(toTransferable);
   return { [kTransfer]: true, value, transferList: list };
+}
+
+function ownsWholeBuffer(view: ArrayBufferView): boolean {
+  return view.byteOffset === 0 && view.byteLength === view.buffer.byteLength;
+}
+
+function copyView(view: ArrayBufferView): ArrayBufferView {
+  const bytes = new Uint8Array(view.byteLength);
+  bytes.set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
+  if (view instanceof DataView) return new DataView(bytes.buffer);
+  // Buffers arrive as Uint8Array on the other side anyway; other typed arrays keep their type.
+  if (typeof Buffer !== 'undefined' && Buffer.isBuffer(view)) return bytes;
+  const TypedArray = view.constructor as new (buffer: ArrayBuffer) => ArrayBufferView;
+  return new TypedArray(bytes.buffer);
 }
 
 function toTransferable(item: TransferableValue): Transferable {

@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import { delimiter, isAbsolute, join } from 'node:path';
+
 /**
  * Profilers such as Clinic.js preload a sampler through NODE_OPTIONS. Worker threads re-read
  * NODE_OPTIONS, so every pool thread would start its own sampler, and since threads share the
@@ -6,6 +9,15 @@
  * belong on the main thread only, so pool threads get NODE_OPTIONS without them.
  */
 const processWidePreloads = [/[\\/]@clinic[\\/]/];
+
+/** Is this preload one of a profiler's? Bare names (`-r sampler.js`) are looked up in NODE_PATH, as Clinic does. */
+function isProcessWidePreload(target: string, nodePath: string[]): boolean {
+  if (processWidePreloads.some((p) => p.test(target))) return true;
+  if (isAbsolute(target) || target.startsWith('.')) return false;
+  return nodePath.some(
+    (dir) => processWidePreloads.some((p) => p.test(`${dir}/`)) && existsSync(join(dir, target)),
+  );
+}
 
 /** Split NODE_OPTIONS like Node does: on whitespace, with double quotes grouping. */
 export function splitNodeOptions(value: string): string[] {
@@ -34,9 +46,17 @@ export function splitNodeOptions(value: string): string[] {
 }
 
 /** NODE_OPTIONS without process-wide profiler preloads, or undefined when nothing needs removing. */
-export function stripProcessWidePreloads(nodeOptions: string | undefined): string | undefined {
-  if (!nodeOptions || !processWidePreloads.some((p) => p.test(nodeOptions))) return undefined;
+export function stripProcessWidePreloads(
+  nodeOptions: string | undefined,
+  nodePathValue = '',
+): string | undefined {
+  if (!nodeOptions) return undefined;
+  const nodePath = nodePathValue.split(delimiter).filter(Boolean);
+  const mentionsProfiler = (text: string) => processWidePreloads.some((p) => p.test(text));
+  if (!mentionsProfiler(nodeOptions) && !nodePath.some((dir) => mentionsProfiler(`${dir}/`)))
+    return undefined;
   const args = splitNodeOptions(nodeOptions);
+  let removed = false;
   const kept: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
@@ -46,14 +66,39 @@ export function stripProcessWidePreloads(nodeOptions: string | undefined): strin
     if (preload) {
       const target = preload[1] ?? args[i + 1] ?? '';
       const consumed = preload[1] === undefined ? 2 : 1;
-      if (processWidePreloads.some((p) => p.test(target))) {
+      if (isProcessWidePreload(target, nodePath)) {
         i += consumed - 1;
+        removed = true;
         continue;
       }
     }
     kept.push(arg);
   }
-  return kept.map((a) => (/[\s"]/.test(a) ? `"${a.replace(/(["\\])/g, '\\$1')}"` : a)).join(' ');
+  if (!removed) return undefined;
+  return joinNodeOptions(kept);
+}
+
+function joinNodeOptions(args: string[]): string {
+  return args.map((a) => (/[\s"]/.test(a) ? `"${a.replace(/(["\\])/g, '\\$1')}"` : a)).join(' ');
+}
+
+/**
+ * NODE_OPTIONS without `flag` (and its value, when given as the next word). A thread given its own
+ * NODE_OPTIONS validates them, and rejects process-wide flags (e.g. Clinic's
+ * `--trace-events-enabled`) that an inherited environment would carry silently.
+ */
+export function removeNodeOption(nodeOptions: string, flag: string): string {
+  const args = splitNodeOptions(nodeOptions);
+  const kept: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === flag) {
+      if (i + 1 < args.length && !args[i + 1].startsWith('-')) i++;
+      continue;
+    }
+    if (args[i].startsWith(`${flag}=`)) continue;
+    kept.push(args[i]);
+  }
+  return joinNodeOptions(kept);
 }
 
 /** The `env` to give a new pool thread. */
@@ -61,7 +106,7 @@ export function workerEnv(
   env: Record<string, string | undefined> | undefined,
 ): Record<string, string | undefined> | undefined {
   const source = env ?? process.env;
-  const stripped = stripProcessWidePreloads(source.NODE_OPTIONS);
+  const stripped = stripProcessWidePreloads(source.NODE_OPTIONS, source.NODE_PATH);
   if (stripped === undefined) return env;
   return { ...source, NODE_OPTIONS: stripped };
 }

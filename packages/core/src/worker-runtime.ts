@@ -4,11 +4,7 @@
  * batches. Nothing here is public; task code talks to it through `@offthread/core/worker`.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { pathToFileURL } from 'node:url';
 import {
   type MessagePort,
   receiveMessageOnPort,
@@ -17,6 +13,7 @@ import {
 } from 'node:worker_threads';
 import { serializeError } from './error-serialization.js';
 import { OffThreadError, OffThreadErrorCode } from './errors.js';
+import { importTaskModule } from './module-loader.js';
 import { kRuntimeData, Op, RUN_STRIDE, type RuntimeData, Status } from './protocol.js';
 import { isTransferred } from './transfer.js';
 import { setWorkerState, type TaskContext } from './worker-state.js';
@@ -77,7 +74,6 @@ const state = {
 setWorkerState(state);
 
 const functions = new Map<number, TaskFunction>();
-const modules = new Map<string, Promise<Record<string, unknown>>>();
 /** Tasks received while `concurrency` async tasks were already running. */
 const waiting: RunningTask[] = [];
 let waitingHead = 0;
@@ -312,7 +308,7 @@ function containsTransferable(value: unknown, item: unknown): boolean {
 // ---- loading task modules -------------------------------------------------------------------
 
 function load(entry: TaskFunction): Promise<void> {
-  entry.loading ??= importModule(entry.filename).then((ns) => {
+  entry.loading ??= importTaskModule(entry.filename).then((ns) => {
     // pool.preload() asks for a check of the export without calling it.
     const checkOnly = entry.name.startsWith(kCheck);
     const name = checkOnly ? entry.name.slice(kCheck.length) : entry.name;
@@ -359,66 +355,3 @@ function exportedFunctionNames(ns: Record<string, unknown>): string[] {
 }
 
 const kCheck = '\u0001check:';
-const typeScriptFile = /\.[cm]?tsx?$/;
-let tsxRegistered: Promise<boolean> | undefined;
-
-function importModule(filename: string): Promise<Record<string, unknown>> {
-  let promise = modules.get(filename);
-  if (!promise) {
-    promise = importWithTypeScriptFallback(filename).catch((error) => {
-      if (error instanceof OffThreadError) throw error;
-      throw new OffThreadError(
-        OffThreadErrorCode.WORKER_INIT,
-        `The task module ${filename} failed to load in a worker thread: ${error?.message ?? error}`,
-        { cause: error, filename },
-      );
-    });
-    modules.set(filename, promise);
-  }
-  return promise;
-}
-
-async function importWithTypeScriptFallback(filename: string): Promise<Record<string, unknown>> {
-  const url = pathToFileURL(filename).href;
-  if (!typeScriptFile.test(filename) || (process.features as { typescript?: unknown }).typescript) {
-    return import(url);
-  }
-  // This Node version does not strip types (Node 20, or 22 before 22.18). tsx is registered
-  // before the first import: a failed import of a URL is cached and cannot be retried.
-  tsxRegistered ??= registerTsx();
-  const registered = await tsxRegistered;
-  try {
-    return await import(url);
-  } catch (error) {
-    // Without tsx the import still works when the app runs under a loader the thread inherited.
-    if (!registered && (error as { code?: string }).code === 'ERR_UNKNOWN_FILE_EXTENSION') {
-      throw new OffThreadError(
-        OffThreadErrorCode.WORKER_INIT,
-        `Cannot load the TypeScript task file ${filename}: Node ${process.version} cannot strip types by itself. Install tsx (npm install --save-dev tsx) and offthread will use it, or run Node 22.18+ / 24, or point the pool at the compiled .js file.`,
-        { filename, cause: error },
-      );
-    }
-    throw error;
-  }
-}
-
-/** Register tsx's ESM hooks in this thread; false when tsx is not installed. */
-async function registerTsx(): Promise<boolean> {
-  // Resolved from the app (cwd) first, then from this package.
-  for (const from of [join(process.cwd(), 'noop.js'), import.meta.url]) {
-    let apiPath: string;
-    try {
-      // The ESM build of tsx's API: its CJS build registers a loader path that does not exist.
-      const manifestPath = createRequire(from).resolve('tsx/package.json');
-      const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
-      const target = manifest.exports?.['./esm/api']?.import;
-      apiPath = join(dirname(manifestPath), typeof target === 'string' ? target : target.default);
-    } catch {
-      continue;
-    }
-    const api = (await import(pathToFileURL(apiPath).href)) as { register: () => unknown };
-    api.register();
-    return true;
-  }
-  return false;
-}

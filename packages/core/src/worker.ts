@@ -5,6 +5,7 @@
 import { getWorkerState, type TaskContext } from './worker-state.js';
 
 export { OffThreadError, OffThreadErrorCode } from './errors.js';
+export { importTaskModule } from './module-loader.js';
 export { transfer } from './transfer.js';
 export type { TaskContext } from './worker-state.js';
 

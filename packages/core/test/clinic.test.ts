@@ -41,6 +41,8 @@ describe('Clinic.js', () => {
     try {
       expect(output).not.toMatch(/Decoded message is not valid/);
       expect(output).toMatch(/clinic-app done/);
+      const workerOptions = /worker NODE_OPTIONS: (.*)/.exec(output)?.[1] ?? '';
+      expect(workerOptions).not.toMatch(/sampler|no-cluster|detect-port/);
       expect(code, output).toBe(0);
       const clinicDir = join(dir, '.clinic');
       const reports = readdirSync(clinicDir).filter((f) => f.endsWith('.html'));

@@ -1,8 +1,10 @@
 import { execFile } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { siblingProcessCount } from '../src/options.js';
-import { stripProcessWidePreloads } from '../src/worker-env.js';
+import { removeNodeOption, stripProcessWidePreloads } from '../src/worker-env.js';
 import { tasks } from './helpers.js';
 
 const run = promisify(execFile);
@@ -21,6 +23,26 @@ describe('composing with other tools', () => {
       '--max-old-space-size=512 --require "/x y/node_modules/@clinic/doctor/injects/sampler.js" -r /app/otel.js';
     expect(stripProcessWidePreloads(nodeOptions)).toBe('--max-old-space-size=512 -r /app/otel.js');
     expect(stripProcessWidePreloads('--require /app/otel.js')).toBeUndefined();
+  });
+
+  it('recognises Clinic preloads given as bare names found through NODE_PATH', () => {
+    const clinic = createRequire(import.meta.url).resolve('clinic/package.json');
+    const injects = dirname(createRequire(clinic).resolve('@clinic/doctor/injects/sampler.js'));
+    const nodeOptions = '-r no-cluster.js -r sampler.js --trace-events-enabled -r /app/otel.js';
+    expect(stripProcessWidePreloads(nodeOptions, injects)).toBe(
+      '--trace-events-enabled -r /app/otel.js',
+    );
+    // Without Clinic's NODE_PATH a bare sampler.js is someone else's: kept.
+    expect(stripProcessWidePreloads(nodeOptions, '/app/node_modules')).toBeUndefined();
+  });
+
+  it('drops a flag threads refuse, with its value', () => {
+    expect(
+      removeNodeOption('--trace-event-categories v8,node -r /a.js', '--trace-event-categories'),
+    ).toBe('-r /a.js');
+    expect(
+      removeNodeOption('--trace-events-enabled --max-old-space-size=64', '--trace-events-enabled'),
+    ).toBe('--max-old-space-size=64');
   });
 
   it('works under --inspect, and pool threads are debuggable targets', async () => {
