@@ -14,7 +14,7 @@ const keepAlive = setInterval(() => {}, 1 << 30);
 
 // The driver sends SIGTERM when a run exceeds its time limit: say where it was stuck.
 process.on('SIGTERM', () => {
-  process.stderr.write(`stopped while ${progress.phase}\n`);
+  process.stderr.write(`stopped during: ${progress.phase}\n`);
   process.exit(124);
 });
 
