@@ -14,7 +14,14 @@ import {
   type RunOptions,
   resolvePoolOptions,
 } from './options.js';
-import { kRuntimeData, Op, RESULT_STRIDE, type RuntimeData, Status } from './protocol.js';
+import {
+  CLOSE_GRACE_MS,
+  kRuntimeData,
+  Op,
+  RESULT_STRIDE,
+  type RuntimeData,
+  Status,
+} from './protocol.js';
 import { TaskQueue } from './queue/task-queue.js';
 import { workerRuntimePath } from './runtime-path.js';
 import { type PoolStats, SampleWindow } from './stats.js';
@@ -694,10 +701,23 @@ export class Pool extends EventEmitter {
     worker.on('exit', (code) => this.onExit(thread, code));
   }
 
-  private stopThread(thread: Thread, reason: string): void {
+  /**
+   * Stop a thread. A healthy idle thread is asked to close (its onThreadClose hooks run) and is
+   * terminated only if it takes longer than CLOSE_GRACE_MS; a stuck or crashed one is terminated.
+   */
+  private stopThread(thread: Thread, reason: string, graceful = false): void {
     if (thread.exiting) return;
     thread.exiting = true;
     thread.stopReason = reason;
+    if (graceful && thread.ready && thread.inFlight.size === 0) {
+      // Keep the process alive until the thread has run its hooks and exited.
+      thread.setReferenced(true);
+      thread.port.postMessage([Op.Close]);
+      const deadline = setTimeout(() => void thread.worker.terminate(), CLOSE_GRACE_MS);
+      deadline.unref();
+      thread.worker.once('exit', () => clearTimeout(deadline));
+      return;
+    }
     void thread.worker.terminate();
   }
 
@@ -712,7 +732,7 @@ export class Pool extends EventEmitter {
         thread.inFlight.size === 0 &&
         now - thread.lastActive >= this.options.idleTimeout
       ) {
-        this.stopThread(thread, 'idle');
+        this.stopThread(thread, 'idle', true);
         alive--;
       }
     }
@@ -813,7 +833,7 @@ export class Pool extends EventEmitter {
         new Promise<void>((resolve) => {
           if (thread.worker.threadId === -1) return resolve();
           thread.worker.once('exit', () => resolve());
-          this.stopThread(thread, 'the pool closed');
+          this.stopThread(thread, 'the pool closed', true);
         }),
     );
     await Promise.all(exits);

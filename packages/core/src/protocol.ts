@@ -17,7 +17,12 @@ export const Op = {
   Ready: 3,
   /** worker -> main: [Results, id, status, value, runTimeMs, id, ...] */
   Results: 4,
+  /** main -> worker: [Close] — run the onThreadClose hooks, then exit. */
+  Close: 5,
 } as const;
+
+/** How long a thread may take over its onThreadClose hooks before it is terminated (ms). */
+export const CLOSE_GRACE_MS = 2000;
 
 export const RUN_STRIDE = 4;
 export const RESULT_STRIDE = 4;

@@ -70,6 +70,7 @@ const state = {
   getAsyncTask: () => asyncContext.getStore(),
   workerData: runtime.user,
   poolName: runtime.poolName,
+  closeHooks: [] as Array<() => unknown>,
 };
 setWorkerState(state);
 
@@ -130,7 +131,24 @@ function handle(message: unknown[]): void {
     case Op.Abort:
       abort(message[1] as number);
       break;
+    case Op.Close:
+      void close();
+      break;
   }
+}
+
+/** The pool is done with this thread: let the task code clean up, then end the thread. */
+async function close(): Promise<void> {
+  port.off('message', onMessage);
+  for (const hook of state.closeHooks.splice(0).reverse()) {
+    try {
+      await hook();
+    } catch (error) {
+      process.emitWarning(`An onThreadClose hook failed: ${(error as Error)?.stack ?? error}`);
+    }
+  }
+  port.close();
+  process.exit(0);
 }
 
 function abort(id: number): void {

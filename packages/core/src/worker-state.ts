@@ -26,6 +26,8 @@ export interface WorkerGlobalState {
   /** The pool's `workerData` option. */
   workerData: unknown;
   poolName: string;
+  /** Hooks registered with onThreadClose(), run when the pool stops this thread gracefully. */
+  closeHooks: Array<() => unknown>;
 }
 
 const key = Symbol.for('offthread.worker.state');

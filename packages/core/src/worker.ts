@@ -33,6 +33,18 @@ export function currentTask(): TaskContext {
   );
 }
 
+/**
+ * Run `hook` when the pool stops this thread gracefully (`pool.close()`, or the thread was idle
+ * past `idleTimeout`): close connections, flush files, shut down a framework context. Hooks run
+ * in reverse order of registration and may be async; together they get 2 s before the thread is
+ * terminated. They do not run when a thread crashes, times out or is destroyed.
+ * Outside a pool thread this does nothing.
+ */
+export function onThreadClose(hook: () => unknown): void {
+  if (typeof hook !== 'function') throw new TypeError('onThreadClose(hook) expects a function');
+  getWorkerState()?.closeHooks.push(hook);
+}
+
 /** True when this code runs inside an offthread pool thread. */
 export function isOffThreadWorker(): boolean {
   return getWorkerState() !== undefined;

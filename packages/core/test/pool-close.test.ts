@@ -57,3 +57,16 @@ describe('close and destroy', () => {
     expect(out.trim()).toBe('2');
   });
 });
+
+describe('onThreadClose', () => {
+  it('runs its hooks (async too) when the pool closes', async () => {
+    const { mkdtempSync, readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const file = join(mkdtempSync(join(tmpdir(), 'offthread-close-')), 'log.txt');
+    const pool = new Pool({ filename: tasks, minThreads: 1, maxThreads: 1 });
+    const threadId = await pool.run(file, { name: 'registerCloseHook' });
+    await pool.close();
+    expect(readFileSync(file, 'utf8')).toBe(`closed ${threadId}\n`);
+  });
+});
