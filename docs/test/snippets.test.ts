@@ -11,12 +11,22 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { buildNestSnippets } from './nest-build.js';
 
 const snippets = fileURLToPath(new URL('../snippets', import.meta.url));
-const run = async (file: string, args: string[] = []) =>
-  (
-    await promisify(execFile)(process.execPath, [join(snippets, file), ...args], {
-      timeout: 60_000,
-    })
-  ).stdout;
+/** Run a snippet with node; on failure the error carries the snippet's stderr. */
+async function run(file: string, args: string[] = []): Promise<string> {
+  try {
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [join(snippets, file), ...args],
+      {
+        timeout: 60_000,
+      },
+    );
+    return stdout;
+  } catch (error) {
+    const { stderr = '', stdout = '' } = error as { stderr?: string; stdout?: string };
+    throw new Error(`node ${file} failed:\n${stdout}\n${stderr}`, { cause: error });
+  }
+}
 
 /** Start a server snippet on a free port and resolve with its URL (it prints "listening on <url>"). */
 async function start(
