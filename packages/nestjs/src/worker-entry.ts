@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { INestApplicationContext, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { onThreadClose } from '@offthread/core/worker';
 import {
   type CallPayload,
   type CheckPayload,
@@ -17,6 +18,14 @@ import {
 } from './protocol.js';
 
 const contexts = new Map<string, Promise<INestApplicationContext>>();
+
+// When the pool stops this thread gracefully (app shutdown, idle thread), close the Nest
+// contexts so onModuleDestroy / beforeApplicationShutdown / onApplicationShutdown hooks run here.
+onThreadClose(async () => {
+  for (const app of contexts.values()) {
+    await app.then((context) => context.close()).catch(() => {});
+  }
+});
 const typeScriptFile = /\.[cm]?tsx?$/;
 let tsxRegistered: true | undefined;
 

@@ -34,6 +34,23 @@ describe('application shutdown', () => {
     expect(await call).toMatchObject({ code: 'ERR_OFFTHREAD_POOL_CLOSED' });
   });
 
+  it('closes the worker-side Nest context, so its onModuleDestroy hooks run in the thread', async () => {
+    const { mkdtempSync, readFileSync, existsSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const log = join(mkdtempSync(join(tmpdir(), 'offthread-nest-destroy-')), 'log.txt');
+    process.env.OFFTHREAD_TEST_DESTROY_LOG = log;
+    try {
+      const { app, url } = await startApp({ maxThreads: 1 });
+      expect((await get(`${url}/build/5`)).status).toBe(200);
+      await stopApp(app);
+      expect(existsSync(log)).toBe(true);
+      expect(readFileSync(log, 'utf8').split('\n')).toContain('worker');
+    } finally {
+      delete process.env.OFFTHREAD_TEST_DESTROY_LOG;
+    }
+  });
+
   it('a call made after shutdown is rejected at once', async () => {
     const { app } = await startApp({ maxThreads: 1 });
     const { ReportService } = fixture<typeof Service>('app/report.service.js');
