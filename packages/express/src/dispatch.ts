@@ -5,10 +5,15 @@
  * without a copy, or chunks streamed over a MessagePort with credit-based backpressure.
  * Internal: the middleware points the pool at this file.
  */
-import { pathToFileURL } from 'node:url';
 import type { MessagePort } from 'node:worker_threads';
 import * as workerThreads from 'node:worker_threads';
-import { currentTask, OffThreadError, OffThreadErrorCode, transfer } from '@offthread/core/worker';
+import {
+  currentTask,
+  importTaskModule,
+  OffThreadError,
+  OffThreadErrorCode,
+  transfer,
+} from '@offthread/core/worker';
 import {
   CREDIT,
   type DispatchArg,
@@ -37,8 +42,11 @@ function loadHandler(filename: string): Promise<Handler> {
 async function importHandler(filename: string): Promise<Handler> {
   let ns: Record<string, unknown>;
   try {
-    ns = await import(pathToFileURL(filename).href);
+    // Loaded the way the pool loads task modules: ESM, CJS, and TypeScript (native type
+    // stripping, or tsx on Node 20).
+    ns = await importTaskModule(filename);
   } catch (error) {
+    if (error instanceof OffThreadError) throw error;
     throw new OffThreadError(
       OffThreadErrorCode.WORKER_INIT,
       `offThread(): the handler module ${filename} failed to load in a worker thread: ${(error as Error)?.message ?? String(error)}`,

@@ -35,7 +35,9 @@ describe.each(expressVersions)('offThread() responses with %s', (_name, express)
     app.all('/respond', respond);
     app.get('/default-pool', offThread(fixture('echo.mjs')));
     app.get('/cjs', offThread(fixture('handler.cjs'), { pool }));
-    await Promise.all([echo.ready, respond.ready]);
+    const ts = offThread(fixture('handler.ts'), { pool });
+    app.get('/ts', ts);
+    await Promise.all([echo.ready, respond.ready, ts.ready]);
     server = await listen(app);
   });
 
@@ -188,5 +190,7 @@ describe.each(expressVersions)('offThread() responses with %s', (_name, express)
   it('accepts a CommonJS handler module', async () => {
     const res = await fetchJson(`${server.url}/cjs`);
     expect(res.json).toEqual({ format: 'cjs', path: '/cjs' });
+    const typescript = await fetchJson(`${server.url}/ts`);
+    expect(typescript.json).toEqual({ format: 'ts', path: '/ts' });
   });
 });
