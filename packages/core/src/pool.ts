@@ -50,7 +50,7 @@ export type PoolProxy<M> = {
 const kCheck = '\u0001check:';
 /** Batch ahead only while tasks are this short on average (ms); longer ones need fair placement. */
 const BATCH_BUDGET_MS = 2;
-const MAX_BATCH_AHEAD = 64;
+const MAX_BATCH_AHEAD = 256;
 
 /**
  * A pool of worker threads that run functions exported by task modules.
@@ -364,7 +364,7 @@ export class Pool extends EventEmitter {
       // Dispatch once per tick: a burst of run() calls becomes a few batched messages.
       queueMicrotask(this.scheduledPump);
     }
-    return withCallerStack(promise);
+    return promise.then(undefined, withCallerStack);
   }
 
   private readonly scheduledPump = () => {
@@ -878,30 +878,26 @@ function abortedError(reason: unknown): OffThreadError {
 }
 
 /**
- * Await the task inside an async function so that, if it fails, the error can be given the
- * caller's frames: V8 walks the chain of async functions awaiting this one when a stack is
- * captured here. Capturing the caller's stack eagerly at run() would cost ~5 µs per task,
- * more than a whole tiny task; this costs nothing until something fails.
+ * Give a failed task's error the frames of the code awaiting it. When a stack is captured inside
+ * a promise reaction, V8 appends the chain of async functions awaiting that promise ("at async
+ * handler (...)"), so this costs nothing until a task fails. Capturing the caller's stack
+ * eagerly at run() would cost ~5 µs per task, more than a whole tiny task.
  */
-async function withCallerStack(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    return await promise;
-  } catch (error) {
-    if (error instanceof Error) {
-      const site: { stack?: string } = {};
-      Error.captureStackTrace(site, withCallerStack);
-      const frames = site.stack?.slice(site.stack.indexOf('\n') + 1);
-      if (frames && site.stack!.includes('\n')) {
-        Object.defineProperty(error, 'stack', {
-          value: `${error.stack}\n    --- offthread: the task ran in a worker thread; awaited by ---\n${frames}`,
-          writable: true,
-          configurable: true,
-          enumerable: false,
-        });
-      }
+function withCallerStack(error: unknown): never {
+  if (error instanceof Error) {
+    const site: { stack?: string } = {};
+    Error.captureStackTrace(site, withCallerStack);
+    const newline = site.stack?.indexOf('\n') ?? -1;
+    if (newline !== -1) {
+      Object.defineProperty(error, 'stack', {
+        value: `${error.stack}\n    --- offthread: the task ran in a worker thread; awaited by ---\n${site.stack!.slice(newline + 1)}`,
+        writable: true,
+        configurable: true,
+        enumerable: false,
+      });
     }
-    throw error;
   }
+  throw error;
 }
 
 /** Accept an absolute path, a file: URL or a file: URL string; anything else says how to fix it. */
