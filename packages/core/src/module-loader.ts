@@ -16,10 +16,9 @@ interface LoaderState {
   tsxRegistered: Promise<boolean> | undefined;
 }
 const stateKey = Symbol.for('offthread.module-loader');
-const state: LoaderState = ((globalThis as Record<symbol, LoaderState>)[stateKey] ??= {
-  modules: new Map(),
-  tsxRegistered: undefined,
-});
+const scope = globalThis as Record<symbol, LoaderState | undefined>;
+const state: LoaderState = scope[stateKey] ?? { modules: new Map(), tsxRegistered: undefined };
+scope[stateKey] = state;
 
 /**
  * Import a task module the way the pool does: ESM or CommonJS, and TypeScript natively where
