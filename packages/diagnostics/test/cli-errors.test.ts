@@ -95,4 +95,26 @@ describe('offthread doctor: ending a run', () => {
       ),
     ).not.toContain('workerSpin');
   });
+
+  it('apps using an @offthread/core pool: pool threads never report, the main thread does', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'offthread-test-'));
+    const file = join(dir, 'pool.json');
+    await runCli(['doctor', '-q', '--json', file, '--', node, fixture('with-pool.mjs')], {
+      env: { RUN_MS: '3000' },
+    });
+    const report = JSON.parse(readFileSync(file, 'utf8'));
+    rmSync(dir, { recursive: true, force: true });
+    const names = report.blocks.map(
+      (b: { stack: { functionName: string }[] }) => b.stack[0]?.functionName,
+    );
+    expect(names.filter((n: string) => n === 'mainBlock').length).toBeGreaterThanOrEqual(2);
+    expect(names).not.toContain('poolSpin');
+    const hot = report.profile.hotFunctions.map(
+      (h: { frame: { functionName: string } }) => h.frame.functionName,
+    );
+    expect(hot).not.toContain('poolSpin');
+    // One report, from one process: the samples are the main thread's only.
+    expect(report.pid).toBeTypeOf('number');
+    expect(report.samples.length).toBeGreaterThan(0);
+  });
 });
