@@ -76,8 +76,12 @@ export class Pool extends EventEmitter {
   private completed = 0;
   private failed = 0;
   private threadsReplaced = 0;
-  /** Moving average of task run time, deciding how far ahead tasks may be batched. */
-  private averageRunTime = -1;
+  /**
+   * Moving average of run time per task function (by fnId; -1 until one has finished). It
+   * decides how far ahead that function's tasks may be batched: per function, so tiny tasks
+   * do not make a heavy function's tasks look batchable in a pool that runs both.
+   */
+  private readonly averageRunTime: number[] = [];
   private pumpScheduled = false;
   private state: 'open' | 'closing' | 'destroyed' = 'open';
   private closed: Promise<void> | undefined;
@@ -449,16 +453,13 @@ export class Pool extends EventEmitter {
         room--;
       }
     }
-    const ahead = this.batchAhead();
-    if (ahead > 0 && this.queue.size > 0 && ready.length > 0) {
-      // Spread the backlog evenly rather than filling the first thread.
-      const share = Math.min(ahead, Math.ceil(this.queue.size / ready.length));
+    if (this.queue.size > 0 && ready.length > 0) {
+      // Spread the backlog evenly, keeping a share for threads still starting: tasks sent ahead
+      // to one thread cannot be taken back by another that becomes free.
+      const share = Math.ceil(this.queue.size / (ready.length + this.starting));
       for (const thread of ready) {
-        while (
-          thread.inFlight.size < c + share &&
-          this.queue.size > 0 &&
-          this.queue.peek()!.batchable
-        ) {
+        for (let head = this.queue.peek(); head?.batchable; head = this.queue.peek()) {
+          if (thread.inFlight.size >= c + Math.min(share, this.batchAhead(head.fnId))) break;
           this.assign(thread, this.queue.shift()!, batches);
         }
       }
@@ -475,12 +476,11 @@ export class Pool extends EventEmitter {
     }
   }
 
-  private batchAhead(): number {
-    if (this.averageRunTime < 0) return 0;
-    return Math.min(
-      MAX_BATCH_AHEAD,
-      Math.floor(BATCH_BUDGET_MS / Math.max(this.averageRunTime, 0.001)),
-    );
+  /** How many tasks of this function may wait in a thread beyond its free slots. */
+  private batchAhead(fnId: number): number {
+    const average = this.averageRunTime[fnId] ?? -1;
+    if (average < 0) return 0; // never seen: send it only where it starts at once
+    return Math.min(MAX_BATCH_AHEAD, Math.floor(BATCH_BUDGET_MS / Math.max(average, 0.001)));
   }
 
   private assign(thread: Thread, task: Task, batches: Map<Thread, Task[]>): void {
@@ -572,8 +572,8 @@ export class Pool extends EventEmitter {
       const runTime = message[i + 3] as number;
       this.runTimes.record(runTime);
       this.waitTimes.record(Math.max(0, now - task.submittedAt - runTime));
-      this.averageRunTime =
-        this.averageRunTime < 0 ? runTime : this.averageRunTime * 0.9 + runTime * 0.1;
+      const average = this.averageRunTime[task.fnId] ?? -1;
+      this.averageRunTime[task.fnId] = average < 0 ? runTime : average * 0.9 + runTime * 0.1;
       if (task.settled) continue;
       if (message[i + 1] === Status.Ok) {
         this.succeed(task, message[i + 2]);

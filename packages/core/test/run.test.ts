@@ -34,6 +34,17 @@ describe('pool.run', () => {
     expect(new Set(ids).size).toBe(2);
   });
 
+  it('does not batch a heavy function ahead because tiny tasks ran before it', async () => {
+    // Right after construction one thread may still be starting: the tiny tasks all run on the
+    // other, and must not make the heavy tasks look batchable onto that one thread.
+    const pool = createPool({ minThreads: 2, maxThreads: 2 });
+    for (let i = 0; i < 4; i++) await pool.run(i);
+    const ids = await Promise.all(Array.from({ length: 8 }, () => pool.run(40, { name: 'busy' })));
+    expect(new Set(ids).size).toBe(2);
+    const perThread = [...new Set(ids)].map((id) => ids.filter((x) => x === id).length);
+    expect(Math.min(...perThread)).toBeGreaterThanOrEqual(2);
+  });
+
   it('returns results of a large burst in order', async () => {
     const pool = createPool({ maxThreads: 2, maxQueue: Number.POSITIVE_INFINITY });
     const results = await Promise.all(Array.from({ length: 20_000 }, (_, i) => pool.run(i)));
