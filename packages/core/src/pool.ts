@@ -88,7 +88,7 @@ export class Pool extends EventEmitter {
   private onDrained: (() => void) | undefined;
   private idleSweep: NodeJS.Timeout | undefined;
   private readonly checkedFiles = new Set<string>();
-  /** Environment for new threads, computed once (see worker-env.ts). */
+  /** Environment for new threads, computed once (see worker-env.ts); undefined inherits. */
   private threadEnv: Record<string, string | undefined> | undefined;
 
   /**
@@ -104,6 +104,7 @@ export class Pool extends EventEmitter {
       this.assertFileExists(this.options.filename, 'options.filename');
       this.defaultFnId = this.fnId(this.options.filename, 'default');
     }
+    this.threadEnv = workerEnv(this.options.env);
     for (let i = 0; i < this.options.minThreads; i++) this.startThread();
     const { idleTimeout, minThreads, maxThreads } = this.options;
     if (Number.isFinite(idleTimeout) && maxThreads > minThreads) {
@@ -312,11 +313,7 @@ export class Pool extends EventEmitter {
       }
     }
     if (fnId === undefined) {
-      return Promise.reject(
-        new TypeError(
-          "No task module: pass options.filename to pool.run(), or give the Pool a default filename (new Pool({ filename: new URL('./tasks.js', import.meta.url) }))",
-        ),
-      );
+      return Promise.reject(noTaskModuleError());
     }
     if (signal?.aborted) {
       return Promise.reject(abortedError(signal.reason));
@@ -402,9 +399,7 @@ export class Pool extends EventEmitter {
       this.assertFileExists(filename, 'options.filename');
     }
     if (filename === undefined) {
-      throw new TypeError(
-        "No task module: pass options.filename to pool.run(), or give the Pool a default filename (new Pool({ filename: new URL('./tasks.js', import.meta.url) }))",
-      );
+      throw noTaskModuleError();
     }
     const name = options.name ?? 'default';
     if (typeof name !== 'string' || name === '') {
@@ -660,7 +655,6 @@ export class Pool extends EventEmitter {
     const inheritsEnv = this.options.env === undefined;
     let worker: Worker | undefined;
     while (!worker) {
-      this.threadEnv ??= workerEnv(this.options.env);
       try {
         worker = new Worker(workerRuntimePath, {
           workerData: { [kRuntimeData]: runtime },
@@ -869,6 +863,12 @@ function threadUtilization(thread: Thread): number {
   return elapsed(thread.eluBase) > 0
     ? performance.eventLoopUtilization(now, thread.eluBase).utilization
     : 0;
+}
+
+function noTaskModuleError(): TypeError {
+  return new TypeError(
+    "No task module: pass options.filename to pool.run(), or give the Pool a default filename (new Pool({ filename: new URL('./tasks.js', import.meta.url) }))",
+  );
 }
 
 function abortedError(reason: unknown): OffThreadError {
