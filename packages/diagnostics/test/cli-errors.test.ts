@@ -76,42 +76,35 @@ describe('offthread doctor: ending a run', () => {
     expect(r.stdout).toContain('(ended: duration)');
   });
 
-  it('worker threads do not report: only the main thread’s blocks, never the workers’', async () => {
+  /** Run `offthread doctor` on a fixture; the report with its block and hot function names. */
+  async function doctorNames(fixtureName: string) {
     const dir = mkdtempSync(join(tmpdir(), 'offthread-test-'));
-    const file = join(dir, 'workers.json');
-    await runCli(['doctor', '-q', '--json', file, '--', node, fixture('with-workers.mjs')], {
+    const file = join(dir, 'report.json');
+    await runCli(['doctor', '-q', '--json', file, '--', node, fixture(fixtureName)], {
       env: { RUN_MS: '3000' },
     });
     const report = JSON.parse(readFileSync(file, 'utf8'));
     rmSync(dir, { recursive: true, force: true });
-    const names = report.blocks.map(
+    const blocks: string[] = report.blocks.map(
       (b: { stack: { functionName: string }[] }) => b.stack[0]?.functionName,
     );
-    expect(names.filter((n: string) => n === 'mainBlock').length).toBeGreaterThanOrEqual(2);
-    expect(names).not.toContain('workerSpin');
-    expect(
-      report.profile.hotFunctions.map(
-        (h: { frame: { functionName: string } }) => h.frame.functionName,
-      ),
-    ).not.toContain('workerSpin');
+    const hot: string[] = report.profile.hotFunctions.map(
+      (h: { frame: { functionName: string } }) => h.frame.functionName,
+    );
+    return { report, blocks, hot };
+  }
+
+  it('worker threads do not report: only the main thread’s blocks, never the workers’', async () => {
+    const { blocks, hot } = await doctorNames('with-workers.mjs');
+    expect(blocks.filter((n) => n === 'mainBlock').length).toBeGreaterThanOrEqual(2);
+    expect(blocks).not.toContain('workerSpin');
+    expect(hot).not.toContain('workerSpin');
   });
 
   it('apps using an @offthread/core pool: pool threads never report, the main thread does', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'offthread-test-'));
-    const file = join(dir, 'pool.json');
-    await runCli(['doctor', '-q', '--json', file, '--', node, fixture('with-pool.mjs')], {
-      env: { RUN_MS: '3000' },
-    });
-    const report = JSON.parse(readFileSync(file, 'utf8'));
-    rmSync(dir, { recursive: true, force: true });
-    const names = report.blocks.map(
-      (b: { stack: { functionName: string }[] }) => b.stack[0]?.functionName,
-    );
-    expect(names.filter((n: string) => n === 'mainBlock').length).toBeGreaterThanOrEqual(2);
-    expect(names).not.toContain('poolSpin');
-    const hot = report.profile.hotFunctions.map(
-      (h: { frame: { functionName: string } }) => h.frame.functionName,
-    );
+    const { report, blocks, hot } = await doctorNames('with-pool.mjs');
+    expect(blocks.filter((n) => n === 'mainBlock').length).toBeGreaterThanOrEqual(2);
+    expect(blocks).not.toContain('poolSpin');
     expect(hot).not.toContain('poolSpin');
     // One report, from one process: the samples are the main thread's only.
     expect(report.pid).toBeTypeOf('number');
