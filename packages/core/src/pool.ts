@@ -14,6 +14,7 @@ import {
   type RunOptions,
   resolvePoolOptions,
 } from './options.js';
+import { kPoolWorkers, livePools } from './pool-registry.js';
 import {
   CLOSE_GRACE_MS,
   kRuntimeData,
@@ -26,6 +27,7 @@ import { TaskQueue } from './queue/task-queue.js';
 import { workerRuntimePath } from './runtime-path.js';
 import { type PoolStats, SampleWindow } from './stats.js';
 import { Task } from './task.js';
+import type { TaskPool } from './task-pool.js';
 import { Thread } from './thread.js';
 import { isTransferred } from './transfer.js';
 import { removeNodeOption, workerEnv } from './worker-env.js';
@@ -60,7 +62,7 @@ const MAX_BATCH_AHEAD = 256;
  * const digest = await pool.run(input, { name: 'hash' });
  * await pool.close();
  */
-export class Pool extends EventEmitter {
+export class Pool extends EventEmitter implements TaskPool {
   /** The resolved options (defaults filled in). */
   readonly options: Readonly<ResolvedPoolOptions>;
   private readonly threads: Thread[] = [];
@@ -105,6 +107,7 @@ export class Pool extends EventEmitter {
       this.defaultFnId = this.fnId(this.options.filename, 'default');
     }
     this.threadEnv = workerEnv(this.options.env);
+    livePools().add(this);
     for (let i = 0; i < this.options.minThreads; i++) this.startThread();
     const { idleTimeout, minThreads, maxThreads } = this.options;
     if (Number.isFinite(idleTimeout) && maxThreads > minThreads) {
@@ -207,6 +210,11 @@ export class Pool extends EventEmitter {
     };
   }
 
+  /** The live worker threads, for observers such as `@offthread/diagnostics` (see pool-registry.ts). */
+  [kPoolWorkers](): Worker[] {
+    return this.threads.filter((t) => !t.exiting).map((t) => t.worker);
+  }
+
   /** Threads alive right now. */
   get threadCount(): number {
     return this.threads.length;
@@ -225,7 +233,9 @@ export class Pool extends EventEmitter {
       clearInterval(this.idleSweep);
       this.closed = new Promise<void>((resolve) => {
         this.onDrained = resolve;
-      }).then(() => this.stopAllThreads());
+      })
+        .then(() => this.stopAllThreads())
+        .finally(() => livePools().delete(this));
       this.checkDrained();
     }
     if (options.timeout !== undefined && Number.isFinite(options.timeout)) {
@@ -249,7 +259,7 @@ export class Pool extends EventEmitter {
     for (const task of this.queue.drain()) this.fail(task, reason());
     for (const thread of this.threads)
       for (const task of thread.inFlight.values()) this.fail(task, reason());
-    const stopped = this.stopAllThreads();
+    const stopped = this.stopAllThreads().finally(() => livePools().delete(this));
     this.onDrained?.();
     this.closed = stopped;
     return stopped;
