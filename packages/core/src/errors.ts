@@ -8,8 +8,16 @@ export const OffThreadErrorCode = {
   QUEUE_FULL: 'ERR_OFFTHREAD_QUEUE_FULL',
   /** The task ran longer than its `timeout` (or the pool's `taskTimeout`); its thread was stopped. */
   TIMEOUT: 'ERR_OFFTHREAD_TIMEOUT',
-  /** The task's `signal` was aborted. `cause` holds the signal's reason. */
+  /**
+   * The task's `signal` was aborted. Like Node's own APIs, the error's `name` is 'AbortError'
+   * and `cause` holds the signal's reason; it is still an OffThreadError.
+   */
   ABORTED: 'ERR_OFFTHREAD_ABORTED',
+  /**
+   * The task waited in the queue longer than its `queueTimeout` and never started, so it is
+   * safe to retry (an HTTP adapter answers 503 with Retry-After).
+   */
+  QUEUE_TIMEOUT: 'ERR_OFFTHREAD_QUEUE_TIMEOUT',
   /** The thread running the task exited (process.exit, uncaught exception, terminate). */
   WORKER_EXIT: 'ERR_OFFTHREAD_WORKER_EXIT',
   /** The thread or the task module failed to start or load. `cause` holds the original error. */
@@ -71,4 +79,21 @@ export function isOffThreadError(
   )
     return false;
   return code === undefined || c === code;
+}
+
+/**
+ * The error a task rejects with when its signal is aborted, shaped like Node's own abort errors
+ * (`name` 'AbortError', `cause` the signal's reason) so generic `error.name === 'AbortError'`
+ * checks work, while `code` stays ERR_OFFTHREAD_ABORTED and it is an {@link OffThreadError}.
+ *
+ * @param reason the signal's `reason` (kept as `cause`)
+ */
+export function abortedError(reason: unknown): OffThreadError {
+  const error = new OffThreadError(
+    OffThreadErrorCode.ABORTED,
+    'The task was aborted by its signal',
+    { cause: reason },
+  );
+  error.name = 'AbortError';
+  return error;
 }

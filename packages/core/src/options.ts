@@ -19,32 +19,54 @@ export interface PoolOptions {
   /** A thread above `minThreads` idle for this long (ms) is stopped. Defaults to 30 000. */
   idleTimeout?: number;
   /**
+   * Default `queueTimeout` (ms) of every task: how long it may wait to start before it rejects
+   * with ERR_OFFTHREAD_QUEUE_TIMEOUT. Defaults to `Infinity` (wait as long as it takes).
+   */
+  queueTimeout?: number;
+  /**
    * Most tasks accepted but not yet started, wherever they wait. Past it `run()` rejects at once
    * with ERR_OFFTHREAD_QUEUE_FULL. Defaults to 1024; `Infinity` disables the bound.
    */
   maxQueue?: number;
   /** Tasks one thread runs at the same time. Only useful for async tasks. Defaults to 1. */
   concurrentTasksPerWorker?: number;
-  /** Default `timeout` (ms) of every task, counted from when it starts running. Defaults to none. */
+  /**
+   * Default `timeout` (ms) of every task, counted from when it starts running. Defaults to none
+   * (`Infinity`).
+   */
   taskTimeout?: number;
   /**
    * How long (ms) a running task whose signal was aborted may take to stop by itself before its
    * thread is terminated. Defaults to 500.
    */
   abortGracePeriod?: number;
-  /** V8 heap limits for each thread; a thread that exceeds them fails with ERR_OFFTHREAD_OUT_OF_MEMORY. */
+  /**
+   * V8 limits for each thread, each a positive number of MB: `maxOldGenerationSizeMb`,
+   * `maxYoungGenerationSizeMb`, `codeRangeSizeMb`, `stackSizeMb`. A thread that exceeds its heap
+   * fails with ERR_OFFTHREAD_OUT_OF_MEMORY.
+   */
   resourceLimits?: ResourceLimits;
-  /** Environment of the threads. Defaults to a copy of `process.env` at thread start. */
+  /**
+   * Environment of the threads: string values; a key set to `undefined` is left out. Defaults
+   * to a copy of `process.env` at thread start.
+   */
   env?: Record<string, string | undefined>;
-  /** Node CLI options for the threads. Defaults to inheriting the process's. */
+  /** Node CLI options for the threads, as an array of strings. Defaults to inheriting the process's. */
   execArgv?: string[];
-  /** Any cloneable value, readable in threads with `getWorkerData()` from `@offthread/core/worker`. */
+  /**
+   * Any value the structured clone algorithm can copy (no functions, symbols, sockets), readable
+   * in threads with `getWorkerData()` from `@offthread/core/worker`.
+   */
   workerData?: unknown;
   /** A name for the pool, shown in thread names, errors and stats. Defaults to 'offthread'. */
   name?: string;
 }
 
-/** Options of one `pool.run()` call. */
+/**
+ * Options of one `pool.run()` call: a plain object (`{ name: 'resize' }`), read once. Unknown
+ * keys are rejected. Durations are milliseconds up to 2^31-1 (what a timer can hold), or
+ * `Infinity` for no limit.
+ */
 export interface RunOptions {
   /** The export to call. Defaults to 'default'. */
   name?: string;
@@ -54,8 +76,16 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Objects to move rather than copy (see also `transfer()`). */
   transferList?: readonly Transferable[];
-  /** Stop the task after this many ms of running (queue time excluded). Overrides `taskTimeout`. */
+  /**
+   * Stop the task after this many ms of running (queue time excluded). Overrides `taskTimeout`;
+   * `Infinity` means no limit.
+   */
   timeout?: number;
+  /**
+   * Reject with ERR_OFFTHREAD_QUEUE_TIMEOUT if the task has not started after waiting this many
+   * ms. Such a task never ran, so it is safe to retry. Overrides the pool's `queueTimeout`.
+   */
+  queueTimeout?: number;
   /** Higher runs first among queued tasks. Defaults to 0. */
   priority?: number;
 }
@@ -85,6 +115,7 @@ export const defaultPoolOptions = {
     return Math.max(1, Math.floor(defaultMaxThreads() / 2));
   },
   idleTimeout: 30_000,
+  queueTimeout: Number.POSITIVE_INFINITY,
   maxQueue: 1024,
   concurrentTasksPerWorker: 1,
   taskTimeout: undefined as number | undefined,
@@ -92,21 +123,31 @@ export const defaultPoolOptions = {
   name: 'offthread',
 };
 
+/** {@link PoolOptions} after validation, with defaults filled in. */
 export interface ResolvedPoolOptions {
   filename: string | undefined;
   minThreads: number;
   maxThreads: number;
   idleTimeout: number;
+  /** `Infinity` when tasks may wait as long as it takes. */
+  queueTimeout: number;
   maxQueue: number;
   concurrentTasksPerWorker: number;
+  /** `undefined` when tasks may run as long as they take. */
   taskTimeout: number | undefined;
   abortGracePeriod: number;
   resourceLimits: ResourceLimits | undefined;
-  env: Record<string, string | undefined> | undefined;
+  env: Record<string, string> | undefined;
   execArgv: string[] | undefined;
   workerData: unknown;
   name: string;
 }
+
+/**
+ * The longest delay a Node timer can hold (ms, about 24.8 days). A longer one fires after 1 ms
+ * with a TimeoutOverflowWarning, so a duration above it would silently become "now".
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 function checkPositiveInteger(value: unknown, path: string, allowZero = false): void {
   if (typeof value !== 'number' || !Number.isInteger(value)) {
@@ -121,29 +162,89 @@ function checkPositiveInteger(value: unknown, path: string, allowZero = false): 
   }
 }
 
+/**
+ * A number of milliseconds a timer can wait for: 0 to {@link MAX_TIMER_MS}, or `Infinity` for
+ * no limit when `allowInfinity`.
+ */
 function checkDuration(value: unknown, path: string, allowInfinity = false): void {
   if (typeof value !== 'number' || Number.isNaN(value)) {
     throw new TypeError(`${path} must be a number of milliseconds, got ${describe(value)}`);
   }
-  if (value < 0 || (!allowInfinity && !Number.isFinite(value))) {
+  if (value === Number.POSITIVE_INFINITY && allowInfinity) return;
+  if (value < 0 || value > MAX_TIMER_MS) {
     throw new RangeError(
-      `${path} must be a ${allowInfinity ? '' : 'finite '}number of milliseconds >= 0, got ${value}`,
+      `${path} must be a number of milliseconds from 0 to ${MAX_TIMER_MS} (about 24.8 days, the longest a timer can wait)${allowInfinity ? ', or Infinity for no limit' : ''}; got ${value}`,
     );
   }
 }
 
+/** A short description of a bad value for an error message. Never runs user code that throws. */
 function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (value === null) return 'null';
-  if (typeof value === 'object') return Array.isArray(value) ? 'an array' : 'an object';
-  return String(value);
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value);
+    case 'function':
+      return 'a function';
+    case 'symbol':
+      return value.toString();
+    case 'bigint':
+      return `${value}n`;
+    case 'object': {
+      if (value === null) return 'null';
+      if (Array.isArray(value)) return 'an array';
+      if (isPlainObject(value)) return 'an object';
+      let tag = 'object';
+      try {
+        tag = Object.prototype.toString.call(value).slice(8, -1);
+      } catch {}
+      return `an instance of ${tag}`;
+    }
+    default:
+      return String(value);
+  }
 }
 
-const knownOptions = new Set([
+/**
+ * An object literal (or `Object.create(null)`), from any realm: its prototype is null or an
+ * `Object.prototype`. Rules out arrays, class instances (an AbortSignal passed by mistake) and
+ * boxed primitives.
+ */
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object') return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === null || Object.getPrototypeOf(proto) === null;
+}
+
+/**
+ * Copy the known keys of an options object, each read once, from its own enumerable properties
+ * only: an inherited (polluted) `Object.prototype.filename` is not an option, and a getter is
+ * not asked twice. An own property set to `undefined` counts as absent.
+ */
+function snapshot<K extends string>(
+  options: object,
+  known: readonly K[],
+  path: string,
+  what: string,
+): Partial<Record<K, unknown>> {
+  const out: Partial<Record<K, unknown>> = Object.create(null);
+  for (const key of Object.keys(options)) {
+    if (!(known as readonly string[]).includes(key)) {
+      throw new TypeError(
+        `${path}.${key} is not ${what}. Known options: ${known.join(', ')}. Check the spelling.`,
+      );
+    }
+    const value = (options as Record<string, unknown>)[key];
+    if (value !== undefined) out[key as K] = value;
+  }
+  return out;
+}
+
+const poolOptionKeys = [
   'filename',
   'minThreads',
   'maxThreads',
   'idleTimeout',
+  'queueTimeout',
   'maxQueue',
   'concurrentTasksPerWorker',
   'taskTimeout',
@@ -153,84 +254,250 @@ const knownOptions = new Set([
   'execArgv',
   'workerData',
   'name',
-]);
+] as const;
 
-/** Validate user options and fill in defaults. Throws TypeError/RangeError naming the option. */
+const resourceLimitKeys = [
+  'maxOldGenerationSizeMb',
+  'maxYoungGenerationSizeMb',
+  'codeRangeSizeMb',
+  'stackSizeMb',
+] as const;
+
+function readResourceLimits(value: unknown): ResourceLimits {
+  const path = 'options.resourceLimits';
+  if (!isPlainObject(value)) {
+    throw new TypeError(
+      `${path} must be an object like { maxOldGenerationSizeMb: 256 }, got ${describe(value)}`,
+    );
+  }
+  const limits = snapshot(value, resourceLimitKeys, path, 'a resource limit');
+  const out: ResourceLimits = {};
+  for (const key of resourceLimitKeys) {
+    const limit = limits[key];
+    if (limit === undefined) continue;
+    if (typeof limit !== 'number' || Number.isNaN(limit)) {
+      throw new TypeError(`${path}.${key} must be a number of megabytes, got ${describe(limit)}`);
+    }
+    if (!(limit > 0) || !Number.isFinite(limit)) {
+      throw new RangeError(
+        `${path}.${key} must be a positive, finite number of megabytes, got ${limit}. Leave it out to use Node's default.`,
+      );
+    }
+    out[key] = limit;
+  }
+  return out;
+}
+
+function readEnv(value: unknown): Record<string, string> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new TypeError(
+      `options.env must be an object of environment variables (string values), got ${describe(value)}`,
+    );
+  }
+  // The keys are the user's; a plain object would let a key named '__proto__' go missing.
+  const env: Record<string, string> = Object.create(null);
+  for (const key of Object.keys(value)) {
+    const entry = (value as Record<string, unknown>)[key];
+    if (entry === undefined) continue;
+    if (typeof entry !== 'string') {
+      throw new TypeError(
+        `options.env.${key} must be a string (environment variables are strings), got ${describe(entry)}. Convert it with String(), or leave it out.`,
+      );
+    }
+    env[key] = entry;
+  }
+  return env;
+}
+
+function readExecArgv(value: unknown): string[] {
+  const fix = 'options.execArgv must be an array of strings, like ["--enable-source-maps"]';
+  if (!Array.isArray(value)) throw new TypeError(`${fix}, got ${describe(value)}`);
+  const args = Array.prototype.slice.call(value) as unknown[];
+  for (let i = 0; i < args.length; i++) {
+    if (typeof args[i] !== 'string') {
+      throw new TypeError(`${fix}; options.execArgv[${i}] is ${describe(args[i])}`);
+    }
+  }
+  return args as string[];
+}
+
+/** workerData is copied into every thread; a value that cannot be copied must fail here, not at a lazy thread start. */
+function checkWorkerData(value: unknown): void {
+  try {
+    structuredClone(value);
+  } catch (error) {
+    throw new TypeError(
+      `options.workerData must be a value worker threads can copy (plain data: objects, arrays, strings, numbers, typed arrays, Map, Set, Date; no functions, symbols or class instances with methods): ${(error as Error)?.message ?? error}`,
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * Validate user options and fill in defaults. The options are read once, from own properties,
+ * into a snapshot that is validated and used.
+ *
+ * @throws {TypeError | RangeError} naming the option and how to fix it.
+ */
 export function resolvePoolOptions(
   options: PoolOptions | undefined,
   resolveFile: (f: unknown, path: string) => string,
 ): ResolvedPoolOptions {
   if (options === undefined) options = {};
-  if (options === null || typeof options !== 'object') {
-    throw new TypeError(`options must be an object, got ${describe(options)}`);
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new TypeError(
+      `options must be an object like { filename, maxThreads }, got ${describe(options)}`,
+    );
   }
-  for (const key of Object.keys(options)) {
-    if (!knownOptions.has(key)) {
-      throw new TypeError(
-        `options.${key} is not a Pool option. Known options: ${[...knownOptions].join(', ')}`,
-      );
-    }
-  }
-  const o = options;
+  const o = snapshot(options, poolOptionKeys, 'options', 'a Pool option');
   if (o.maxThreads !== undefined) checkPositiveInteger(o.maxThreads, 'options.maxThreads');
   if (o.minThreads !== undefined) checkPositiveInteger(o.minThreads, 'options.minThreads', true);
-  const maxThreads = o.maxThreads ?? Math.max(defaultMaxThreads(), o.minThreads ?? 0);
-  const minThreads = o.minThreads ?? Math.min(maxThreads, defaultPoolOptions.minThreads);
+  const maxThreads =
+    (o.maxThreads as number | undefined) ??
+    Math.max(defaultMaxThreads(), (o.minThreads as number | undefined) ?? 0);
+  const minThreads =
+    (o.minThreads as number | undefined) ?? Math.min(maxThreads, defaultPoolOptions.minThreads);
   if (minThreads > maxThreads) {
     throw new RangeError(
       `options.minThreads (${minThreads}) must not be greater than options.maxThreads (${maxThreads})`,
     );
   }
   if (o.idleTimeout !== undefined) checkDuration(o.idleTimeout, 'options.idleTimeout', true);
-  if (o.maxQueue !== undefined) {
-    if (o.maxQueue !== Number.POSITIVE_INFINITY)
-      checkPositiveInteger(o.maxQueue, 'options.maxQueue', true);
+  if (o.queueTimeout !== undefined) checkDuration(o.queueTimeout, 'options.queueTimeout', true);
+  if (o.maxQueue !== undefined && o.maxQueue !== Number.POSITIVE_INFINITY) {
+    checkPositiveInteger(o.maxQueue, 'options.maxQueue', true);
   }
   if (o.concurrentTasksPerWorker !== undefined)
     checkPositiveInteger(o.concurrentTasksPerWorker, 'options.concurrentTasksPerWorker');
   if (o.taskTimeout !== undefined) checkDuration(o.taskTimeout, 'options.taskTimeout', true);
   if (o.abortGracePeriod !== undefined)
     checkDuration(o.abortGracePeriod, 'options.abortGracePeriod');
-  if (
-    o.resourceLimits !== undefined &&
-    (o.resourceLimits === null || typeof o.resourceLimits !== 'object')
-  ) {
-    throw new TypeError(
-      `options.resourceLimits must be an object like { maxOldGenerationSizeMb: 256 }, got ${describe(o.resourceLimits)}`,
-    );
-  }
-  if (o.env !== undefined && (o.env === null || typeof o.env !== 'object')) {
-    throw new TypeError(
-      `options.env must be an object of environment variables, got ${describe(o.env)}`,
-    );
-  }
-  if (
-    o.execArgv !== undefined &&
-    (!Array.isArray(o.execArgv) || o.execArgv.some((a) => typeof a !== 'string'))
-  ) {
-    throw new TypeError(
-      'options.execArgv must be an array of strings, like ["--enable-source-maps"]',
-    );
-  }
+  const resourceLimits =
+    o.resourceLimits === undefined ? undefined : readResourceLimits(o.resourceLimits);
+  const env = o.env === undefined ? undefined : readEnv(o.env);
+  const execArgv = o.execArgv === undefined ? undefined : readExecArgv(o.execArgv);
+  if (o.workerData !== undefined) checkWorkerData(o.workerData);
   if (o.name !== undefined && typeof o.name !== 'string') {
     throw new TypeError(`options.name must be a string, got ${describe(o.name)}`);
   }
+  const taskTimeout = o.taskTimeout as number | undefined;
   return {
     filename: o.filename === undefined ? undefined : resolveFile(o.filename, 'options.filename'),
     minThreads,
     maxThreads,
-    idleTimeout: o.idleTimeout ?? defaultPoolOptions.idleTimeout,
-    maxQueue: o.maxQueue ?? defaultPoolOptions.maxQueue,
+    idleTimeout: (o.idleTimeout as number | undefined) ?? defaultPoolOptions.idleTimeout,
+    queueTimeout: (o.queueTimeout as number | undefined) ?? defaultPoolOptions.queueTimeout,
+    maxQueue: (o.maxQueue as number | undefined) ?? defaultPoolOptions.maxQueue,
     concurrentTasksPerWorker:
-      o.concurrentTasksPerWorker ?? defaultPoolOptions.concurrentTasksPerWorker,
-    taskTimeout: o.taskTimeout === Number.POSITIVE_INFINITY ? undefined : o.taskTimeout,
-    abortGracePeriod: o.abortGracePeriod ?? defaultPoolOptions.abortGracePeriod,
-    resourceLimits: o.resourceLimits,
-    env: o.env,
-    execArgv: o.execArgv,
+      (o.concurrentTasksPerWorker as number | undefined) ??
+      defaultPoolOptions.concurrentTasksPerWorker,
+    taskTimeout: taskTimeout === Number.POSITIVE_INFINITY ? undefined : taskTimeout,
+    abortGracePeriod:
+      (o.abortGracePeriod as number | undefined) ?? defaultPoolOptions.abortGracePeriod,
+    resourceLimits,
+    env,
+    execArgv,
     workerData: o.workerData,
-    name: o.name ?? defaultPoolOptions.name,
+    name: (o.name as string | undefined) ?? defaultPoolOptions.name,
   };
 }
 
-export { checkDuration, describe };
+/**
+ * One `run()` call's options, read once from the caller's object (own properties only) and
+ * validated. Fields the caller left out (or set to `undefined`) are `undefined`.
+ */
+export interface RunOptionsSnapshot {
+  /** A non-empty export name. */
+  readonly name: string | undefined;
+  /** As given (a string or a URL); the pool resolves and checks it. */
+  readonly filename: string | URL | undefined;
+  /** Not NaN. */
+  readonly priority: number | undefined;
+  /** 0 to {@link MAX_TIMER_MS} ms, or `Infinity` (no limit, overriding the pool's `taskTimeout`). */
+  readonly timeout: number | undefined;
+  /** 0 to {@link MAX_TIMER_MS} ms, or `Infinity` (no limit, overriding the pool's `queueTimeout`). */
+  readonly queueTimeout: number | undefined;
+  readonly signal: AbortSignal | undefined;
+  /** A copy of the caller's array. */
+  readonly transferList: readonly Transferable[] | undefined;
+}
+
+const runOptionKeys = [
+  'name',
+  'filename',
+  'priority',
+  'timeout',
+  'queueTimeout',
+  'signal',
+  'transferList',
+] as const;
+
+const noRunOptions: RunOptionsSnapshot = Object.freeze({
+  name: undefined,
+  filename: undefined,
+  priority: undefined,
+  timeout: undefined,
+  queueTimeout: undefined,
+  signal: undefined,
+  transferList: undefined,
+});
+
+/**
+ * Read and validate the options of one `run()` call.
+ *
+ * @param options `undefined` or a plain object with {@link RunOptions} fields
+ * @throws {TypeError | RangeError} naming `options` or `options.<field>` and how to fix it:
+ * `run(arg, 'inc')` is a TypeError that suggests `{ name: 'inc' }`.
+ */
+export function readRunOptions(options: unknown): RunOptionsSnapshot {
+  if (options === undefined) return noRunOptions;
+  if (!isPlainObject(options)) {
+    const hint =
+      typeof options === 'string'
+        ? ` To call the export ${JSON.stringify(options)}, pass { name: ${JSON.stringify(options)} }.`
+        : '';
+    throw new TypeError(
+      `options must be an object like { name: 'resize', timeout: 5000 }, got ${describe(options)}.${hint}`,
+    );
+  }
+  const o = snapshot(options, runOptionKeys, 'options', 'a run() option');
+  const { name, filename, priority, timeout, queueTimeout, signal, transferList } = o;
+  if (name !== undefined && (typeof name !== 'string' || name === '')) {
+    throw new TypeError(
+      `options.name must be the name of an exported function (a non-empty string), got ${describe(name)}`,
+    );
+  }
+  if (filename !== undefined && typeof filename !== 'string' && !(filename instanceof URL)) {
+    throw new TypeError(
+      `options.filename must be an absolute path or a file URL (new URL('./tasks.js', import.meta.url)), got ${describe(filename)}`,
+    );
+  }
+  if (priority !== undefined && (typeof priority !== 'number' || Number.isNaN(priority))) {
+    throw new TypeError(`options.priority must be a number, got ${describe(priority)}`);
+  }
+  if (timeout !== undefined) checkDuration(timeout, 'options.timeout', true);
+  if (queueTimeout !== undefined) checkDuration(queueTimeout, 'options.queueTimeout', true);
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new TypeError(`options.signal must be an AbortSignal, got ${describe(signal)}`);
+  }
+  let list: readonly Transferable[] | undefined;
+  if (transferList !== undefined) {
+    if (!Array.isArray(transferList)) {
+      throw new TypeError(
+        `options.transferList must be an array of transferable objects (ArrayBuffer, MessagePort, ...), got ${describe(transferList)}`,
+      );
+    }
+    list = Array.prototype.slice.call(transferList) as Transferable[];
+  }
+  return {
+    name: name as string | undefined,
+    filename: filename as string | URL | undefined,
+    priority: priority as number | undefined,
+    timeout: timeout as number | undefined,
+    queueTimeout: queueTimeout as number | undefined,
+    signal: signal as AbortSignal | undefined,
+    transferList: list,
+  };
+}
+
+export { checkDuration, describe, isPlainObject };
