@@ -1,3 +1,4 @@
+import { exportedFunctionNames, findExport } from '../export-lookup.js';
 import { importTaskModule, OffThreadError, OffThreadErrorCode } from '../worker.js';
 
 /** Options of {@link loadExport}. */
@@ -11,9 +12,9 @@ export interface LoadExportOptions {
 /**
  * In a pool thread: load a module the way the pool loads task modules (ESM, CommonJS, TypeScript;
  * the core's per-thread cache, so a module is imported once per thread whoever asks) and return
- * its export `name` when it is a function. Only the module's own exports count (never something
- * inherited through a prototype); a CommonJS module compiled from ESM is looked into one level
- * down (`module.exports.default`).
+ * its export `name` when it is a function, found with the core's own-exports rule (nothing
+ * inherited through a prototype; CommonJS `module.exports.name` and compiled ESM's
+ * `exports.default` count).
  *
  * @throws {OffThreadError} ERR_OFFTHREAD_WORKER_INIT when the module fails to load (`cause` holds
  *   the original error), ERR_OFFTHREAD_TASK_NOT_FOUND when the export is missing or not a function.
@@ -35,28 +36,16 @@ export async function loadExport(
       { cause, filename },
     );
   }
-  const fn = findOwnFunction(ns, name);
+  // The core's lookup: own exports only, CommonJS interop included (one rule for pool and adapters).
+  const fn = findExport(ns, name);
   if (!fn) {
+    const names = exportedFunctionNames(ns);
+    const found = names.length ? ` Its function exports: ${names.join(', ')}.` : '';
     throw new OffThreadError(
       OffThreadErrorCode.TASK_NOT_FOUND,
-      `${label} ${filename} has no ${name === 'default' ? 'default export' : `export named ${JSON.stringify(name)}`} that is a function.${options.advice ? ` ${options.advice}` : ''}`,
+      `${label} ${filename} has no ${name === 'default' ? 'default export' : `export named ${JSON.stringify(name)}`} that is a function.${found}${options.advice ? ` ${options.advice}` : ''}`,
       { filename, task: name },
     );
   }
   return fn;
-}
-
-function findOwnFunction(
-  ns: Record<string, unknown>,
-  name: string,
-): ((...args: any[]) => unknown) | undefined {
-  const own = Object.hasOwn(ns, name) ? ns[name] : undefined;
-  if (typeof own === 'function') return own as (...args: any[]) => unknown;
-  // CommonJS: `module.exports` arrives as `default`; compiled ESM keeps its exports on it.
-  const cjs = Object.hasOwn(ns, 'default') ? ns.default : undefined;
-  if (cjs !== null && typeof cjs === 'object' && Object.hasOwn(cjs, name)) {
-    const inner = (cjs as Record<string, unknown>)[name];
-    if (typeof inner === 'function') return inner as (...args: any[]) => unknown;
-  }
-  return undefined;
 }
