@@ -1,32 +1,35 @@
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
-import { type EventLoopUtilization, performance } from 'node:perf_hooks';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { MessageChannel, type Transferable, Worker } from 'node:worker_threads';
+import type { Transferable, Worker } from 'node:worker_threads';
+import { blame, planDispatch, threadsToStart, waitingCount } from './dispatcher.js';
 import { deserializeError, type SerializedError } from './error-serialization.js';
-import { OffThreadError, OffThreadErrorCode } from './errors.js';
+import { abortedError, OffThreadError, OffThreadErrorCode } from './errors.js';
+import { type FunctionRecord, FunctionTable } from './function-table.js';
 import {
   checkDuration,
   describe,
   type PoolOptions,
   type ResolvedPoolOptions,
   type RunOptions,
+  readRunOptions,
   resolvePoolOptions,
 } from './options.js';
 import { kPoolWorkers, livePools } from './pool-registry.js';
 import {
   CLOSE_GRACE_MS,
-  kRuntimeData,
+  decodeResults,
+  encodeAbort,
+  encodeForget,
   Op,
-  RESULT_STRIDE,
-  type RuntimeData,
   Status,
 } from './protocol.js';
 import { TaskQueue } from './queue/task-queue.js';
-import { workerRuntimePath } from './runtime-path.js';
+import { SignalListeners } from './signal-listeners.js';
 import { type PoolStats, SampleWindow } from './stats.js';
-import { Task } from './task.js';
+import { Task, TaskKind } from './task.js';
 import type { TaskPool } from './task-pool.js';
 import { Thread } from './thread.js';
 import { isTransferred } from './transfer.js';
@@ -48,14 +51,34 @@ export type PoolProxy<M> = {
     : never;
 };
 
-/** Prefix of an export name that asks the thread to load and check it, not call it. */
-const kCheck = '\u0001check:';
-/** Batch ahead only while tasks are this short on average (ms); longer ones need fair placement. */
-const BATCH_BUDGET_MS = 2;
-const MAX_BATCH_AHEAD = 256;
+/** What the `threadStartFailed` event carries. */
+export interface ThreadStartFailure {
+  /** ERR_OFFTHREAD_WORKER_INIT, with the original error as `cause`. */
+  error: OffThreadError;
+  /** Failed starts in a row. */
+  attempts: number;
+  /** When the pool will try again if it needs a thread (ms from now). */
+  retryInMs: number;
+}
+
+/** First wait after a thread failed to start; it doubles with each failure in a row. */
+const START_BACKOFF_MS = 100;
+/** Longest wait between two attempts to start a thread while starts keep failing. */
+const MAX_START_BACKOFF_MS = 10_000;
+/** Task ids are Int32 (they go into the threads' SharedArrayBuffer slots); 0 means none. */
+const MAX_TASK_ID = 0x7fffffff;
+/** See errors.ts; a string until the code is in OffThreadErrorCode everywhere. */
+const RESULT_LOST = ((OffThreadErrorCode as Record<string, string>).RESULT_LOST ??
+  'ERR_OFFTHREAD_RESULT_LOST') as OffThreadErrorCode;
 
 /**
  * A pool of worker threads that run functions exported by task modules.
+ *
+ * The pool owns lifecycle and faults; a {@link Thread} owns one worker, the dispatcher
+ * (dispatcher.ts) decides where queued tasks go and what a dead thread's tasks were doing.
+ *
+ * Events: `threadStart` `{ threadId }`, `threadExit` `{ threadId, exitCode, reason }`,
+ * `threadStartFailed` ({@link ThreadStartFailure}).
  *
  * @example
  * const pool = new Pool({ filename: new URL('./tasks.js', import.meta.url) });
@@ -65,11 +88,11 @@ const MAX_BATCH_AHEAD = 256;
 export class Pool extends EventEmitter implements TaskPool {
   /** The resolved options (defaults filled in). */
   readonly options: Readonly<ResolvedPoolOptions>;
-  private readonly threads: Thread[] = [];
+  private readonly threads = new Set<Thread>();
   private readonly queue = new TaskQueue<Task>();
-  private readonly fnIds = new Map<string, number>();
-  private readonly fnKeys: string[] = [];
-  private readonly defaultFnId: number | undefined;
+  private readonly functions = new FunctionTable();
+  private defaultFn: FunctionRecord | undefined;
+  private readonly signals = new SignalListeners<Task>((task) => this.abort(task));
   private readonly runTimes = new SampleWindow();
   private readonly waitTimes = new SampleWindow();
   private nextTaskId = 1;
@@ -78,12 +101,12 @@ export class Pool extends EventEmitter implements TaskPool {
   private completed = 0;
   private failed = 0;
   private threadsReplaced = 0;
-  /**
-   * Moving average of run time per task function (by fnId; -1 until one has finished). It
-   * decides how far ahead that function's tasks may be batched: per function, so tiny tasks
-   * do not make a heavy function's tasks look batchable in a pool that runs both.
-   */
-  private readonly averageRunTime: number[] = [];
+  /** Thread starts that failed in a row, the last failure, and when the next start may happen. */
+  private startFailures = 0;
+  private lastStartError: OffThreadError | undefined;
+  private nextStartAt = 0;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private constructing = true;
   private pumpScheduled = false;
   private state: 'open' | 'closing' | 'destroyed' = 'open';
   private closed: Promise<void> | undefined;
@@ -96,6 +119,8 @@ export class Pool extends EventEmitter implements TaskPool {
   /**
    * @param options see {@link PoolOptions}; every field is optional.
    * @throws {TypeError | RangeError} when an option is invalid (the message names it).
+   * @throws {OffThreadError} ERR_OFFTHREAD_WORKER_INIT when the filename does not exist, or
+   * the first thread cannot even be created (e.g. a flag in execArgv that Node refuses).
    */
   constructor(options?: PoolOptions) {
     super();
@@ -104,11 +129,19 @@ export class Pool extends EventEmitter implements TaskPool {
     );
     if (this.options.filename !== undefined) {
       this.assertFileExists(this.options.filename, 'options.filename');
-      this.defaultFnId = this.fnId(this.options.filename, 'default');
+      this.defaultFn = this.functions.get(this.options.filename, 'default');
     }
     this.threadEnv = workerEnv(this.options.env);
     livePools().add(this);
-    for (let i = 0; i < this.options.minThreads; i++) this.startThread();
+    try {
+      for (let i = 0; i < this.options.minThreads; i++) this.startThread();
+    } catch (error) {
+      livePools().delete(this);
+      this.state = 'destroyed';
+      for (const thread of this.threads) void thread.stop('the pool failed to start', false, 0);
+      throw error;
+    }
+    this.constructing = false;
     const { idleTimeout, minThreads, maxThreads } = this.options;
     if (Number.isFinite(idleTimeout) && maxThreads > minThreads) {
       this.idleSweep = setInterval(
@@ -122,23 +155,29 @@ export class Pool extends EventEmitter implements TaskPool {
   /**
    * Run a task: call an export of a task module in a pool thread with `arg`.
    *
+   * A task runs at most once: nothing re-runs a task that may have started. Tasks that were
+   * sent to a thread that died before starting them run elsewhere, once.
+   *
    * @param arg passed to the function (structured clone; wrap in `transfer()` to move buffers)
-   * @param options export name, module, signal, timeout, transferList, priority
+   * @param options export name, module, signal, timeout, queueTimeout, transferList, priority
    * @returns the function's return value (awaited), cloned back to this thread
-   * Rejects with {@link OffThreadError} (codes QUEUE_FULL, TIMEOUT, ABORTED, WORKER_EXIT,
-   * WORKER_INIT, OUT_OF_MEMORY, POOL_CLOSED, TASK_NOT_FOUND, UNCLONEABLE), or with the error the
-   * task threw, rebuilt with its class, message, cause and own properties.
+   * Rejects with {@link OffThreadError} (codes QUEUE_FULL, QUEUE_TIMEOUT, TIMEOUT, ABORTED,
+   * WORKER_EXIT, WORKER_INIT, OUT_OF_MEMORY, RESULT_LOST, POOL_CLOSED, TASK_NOT_FOUND,
+   * UNCLONEABLE), with a TypeError/RangeError for bad options, or with the error the task
+   * threw, rebuilt with its class, message, cause and own properties.
    */
   run<R = any>(arg?: unknown, options?: RunOptions): Promise<R> {
-    return this.submit(arg, options, false) as Promise<R>;
+    return this.submit(arg, options, TaskKind.Call) as Promise<R>;
   }
 
   /**
    * A typed object whose methods call the named exports of a task module in the pool:
    * `const tasks = pool.proxy<typeof import('./tasks.js')>(); await tasks.hash(input)`.
-   * Methods take the function's own arguments (all cloned to the thread).
+   * Methods take the function's own arguments (all cloned to the thread; an argument wrapped
+   * in `transfer()` is moved, exactly as with `run()`).
    */
   proxy<M>(options: Omit<RunOptions, 'name'> = {}): PoolProxy<M> {
+    readRunOptions(options);
     const cache = new Map<string, ProxiedFunction<unknown[], unknown>>();
     const pool = this;
     return new Proxy({} as PoolProxy<M>, {
@@ -150,7 +189,7 @@ export class Pool extends EventEmitter implements TaskPool {
         if (!fn) {
           const call = (runOptions: RunOptions) =>
             function proxied(...args: unknown[]) {
-              return pool.submit(args, runOptions, true);
+              return pool.submit(args, runOptions, TaskKind.Spread);
             };
           fn = Object.assign(call({ ...options, name: property }), {
             withOptions: (extra: RunOptions) => call({ ...options, ...extra, name: property }),
@@ -164,16 +203,23 @@ export class Pool extends EventEmitter implements TaskPool {
 
   /**
    * Load a task module in a thread and check that the given exports are functions, so a typo
-   * fails at start-up rather than on the first request.
+   * fails at start-up rather than on the first request. Names are matched literally.
    *
    * Rejects with ERR_OFFTHREAD_WORKER_INIT (the module failed to load) or
    * ERR_OFFTHREAD_TASK_NOT_FOUND (an export is missing).
    */
   async preload(options: { filename?: string | URL; names?: string[] } = {}): Promise<void> {
     const names = options.names ?? ['default'];
+    if (!Array.isArray(names)) {
+      throw new TypeError(`options.names must be an array of export names, got ${describe(names)}`);
+    }
     await Promise.all(
       names.map((name) =>
-        this.submit(undefined, { filename: options.filename, name: kCheck + name }, false),
+        this.submit(
+          undefined,
+          options.filename === undefined ? { name } : { filename: options.filename, name },
+          TaskKind.Check,
+        ),
       ),
     );
   }
@@ -190,16 +236,16 @@ export class Pool extends EventEmitter implements TaskPool {
       if (n > 0) busy++;
       running += Math.min(c, n);
       if (thread.ready && !thread.exiting) {
-        utilization += threadUtilization(thread);
+        utilization += thread.utilization();
         measured++;
       }
     }
     return {
       name: this.options.name,
-      threads: this.threads.length,
+      threads: this.threads.size,
       busy,
-      idle: this.threads.length - busy,
-      queued: this.queuedCount(),
+      idle: this.threads.size - busy,
+      queued: this.waitingCount(),
       running,
       completed: this.completed,
       failed: this.failed,
@@ -207,23 +253,27 @@ export class Pool extends EventEmitter implements TaskPool {
       waitTime: this.waitTimes.percentiles(),
       utilization: measured ? Math.round((utilization / measured) * 1000) / 1000 : 0,
       threadsReplaced: this.threadsReplaced,
+      threadStartFailures: this.startFailures,
+      lastThreadStartError: this.startFailures > 0 ? this.lastStartError?.message : undefined,
     };
   }
 
   /** The live worker threads, for observers such as `@offthread/diagnostics` (see pool-registry.ts). */
   [kPoolWorkers](): Worker[] {
-    return this.threads.filter((t) => !t.exiting).map((t) => t.worker);
+    const workers: Worker[] = [];
+    for (const thread of this.threads) if (!thread.exiting) workers.push(thread.worker);
+    return workers;
   }
 
   /** Threads alive right now. */
   get threadCount(): number {
-    return this.threads.length;
+    return this.threads.size;
   }
 
   /**
    * Graceful shutdown (what a SIGTERM handler calls): stop accepting tasks, let running and
    * queued tasks finish, then stop the threads. With `timeout`, whatever has not finished by
-   * then is stopped as by {@link destroy}.
+   * then is stopped as by {@link destroy}. Settles whatever state the threads are in.
    */
   close(options: { timeout?: number } = {}): Promise<void> {
     if (options.timeout !== undefined) checkDuration(options.timeout, 'options.timeout', true);
@@ -238,19 +288,24 @@ export class Pool extends EventEmitter implements TaskPool {
         .finally(() => livePools().delete(this));
       this.checkDrained();
     }
+    const closed = this.closed as Promise<void>;
     if (options.timeout !== undefined && Number.isFinite(options.timeout)) {
       const timer = setTimeout(() => void this.destroy(), options.timeout);
       timer.unref();
-      this.closed!.finally(() => clearTimeout(timer));
+      void closed.finally(() => clearTimeout(timer));
     }
-    return this.closed!;
+    return closed;
   }
 
-  /** Stop now: every queued and running task rejects with ERR_OFFTHREAD_POOL_CLOSED. */
+  /**
+   * Stop now: every queued and running task rejects with ERR_OFFTHREAD_POOL_CLOSED. Settles
+   * once every thread has exited, including threads still starting.
+   */
   destroy(): Promise<void> {
-    if (this.state === 'destroyed') return this.closed!;
+    if (this.state === 'destroyed' && this.closed) return this.closed;
     this.state = 'destroyed';
     clearInterval(this.idleSweep);
+    clearTimeout(this.restartTimer);
     const reason = () =>
       new OffThreadError(
         OffThreadErrorCode.POOL_CLOSED,
@@ -260,8 +315,8 @@ export class Pool extends EventEmitter implements TaskPool {
     for (const thread of this.threads)
       for (const task of thread.inFlight.values()) this.fail(task, reason());
     const stopped = this.stopAllThreads().finally(() => livePools().delete(this));
-    this.onDrained?.();
     this.closed = stopped;
+    this.onDrained?.();
     return stopped;
   }
 
@@ -271,7 +326,7 @@ export class Pool extends EventEmitter implements TaskPool {
 
   // ---- submitting ----------------------------------------------------------------------------
 
-  private submit(arg: unknown, options: RunOptions | undefined, spread: boolean): Promise<unknown> {
+  private submit(arg: unknown, options: unknown, kind: TaskKind): Promise<unknown> {
     if (this.state !== 'open') {
       return Promise.reject(
         new OffThreadError(
@@ -280,57 +335,27 @@ export class Pool extends EventEmitter implements TaskPool {
         ),
       );
     }
-    let fnId = this.defaultFnId;
-    let priority = 0;
-    let timeout = this.options.taskTimeout;
-    let signal: AbortSignal | undefined;
+    let fn = this.defaultFn;
     let transferList: readonly Transferable[] | undefined;
-    if (options !== undefined) {
-      try {
-        if (
-          options.filename !== undefined ||
-          (options.name !== undefined && options.name !== 'default')
-        ) {
-          fnId = this.fnIdFor(options);
-        }
-        if (options.priority !== undefined) {
-          if (typeof options.priority !== 'number' || Number.isNaN(options.priority)) {
-            throw new TypeError(
-              `options.priority must be a number, got ${describe(options.priority)}`,
-            );
-          }
-          priority = options.priority;
-        }
-        if (options.timeout !== undefined) {
-          checkDuration(options.timeout, 'options.timeout', true);
-          timeout = Number.isFinite(options.timeout) ? options.timeout : undefined;
-        }
-        if (options.signal !== undefined) {
-          if (!(options.signal instanceof AbortSignal)) {
-            throw new TypeError(
-              `options.signal must be an AbortSignal, got ${describe(options.signal)}`,
-            );
-          }
-          signal = options.signal;
-        }
-        if (options.transferList !== undefined) {
-          if (!Array.isArray(options.transferList))
-            throw new TypeError('options.transferList must be an array');
-          transferList = options.transferList;
-        }
-      } catch (error) {
-        return Promise.reject(error);
+    let o: ReturnType<typeof readRunOptions>;
+    try {
+      o = readRunOptions(options);
+      if (
+        fn === undefined ||
+        !fn.live ||
+        o.filename !== undefined ||
+        (o.name !== undefined && o.name !== 'default')
+      ) {
+        fn = this.functionFor(o.filename, o.name ?? 'default');
       }
+    } catch (error) {
+      return Promise.reject(error);
     }
-    if (fnId === undefined) {
-      return Promise.reject(noTaskModuleError());
-    }
-    if (signal?.aborted) {
-      return Promise.reject(abortedError(signal.reason));
-    }
+    const signal = o.signal;
+    if (signal?.aborted) return Promise.reject(abortedError(signal.reason));
     if (
       this.options.maxQueue !== Number.POSITIVE_INFINITY &&
-      this.queuedCount() >= this.options.maxQueue
+      this.waitingCount() >= this.options.maxQueue
     ) {
       this.failed++;
       return Promise.reject(
@@ -340,36 +365,56 @@ export class Pool extends EventEmitter implements TaskPool {
         ),
       );
     }
-    if (isTransferred(arg)) {
-      transferList = transferList
-        ? [...transferList, ...arg.transferList]
-        : (arg.transferList as Transferable[]);
+    transferList = o.transferList;
+    if (kind === TaskKind.Spread) {
+      // pool.proxy(): each argument may be a transfer() wrapper, exactly as run()'s one argument.
+      const args = arg as unknown[];
+      let unwrapped: unknown[] | undefined;
+      for (let i = 0; i < args.length; i++) {
+        const item = args[i];
+        if (!isTransferred(item)) continue;
+        unwrapped ??= args.slice();
+        unwrapped[i] = item.value;
+        transferList = transferList ? [...transferList, ...item.transferList] : item.transferList;
+      }
+      if (unwrapped) arg = unwrapped;
+    } else if (isTransferred(arg)) {
+      transferList = transferList ? [...transferList, ...arg.transferList] : arg.transferList;
       arg = arg.value;
     }
+    const timeout = o.timeout ?? this.options.taskTimeout;
+    const queueTimeout = o.queueTimeout ?? this.options.queueTimeout;
     let resolve!: (value: unknown) => void;
     let reject!: (reason: unknown) => void;
     const promise = new Promise<unknown>((res, rej) => {
       resolve = res;
       reject = rej;
     });
+    const id = this.nextTaskId;
+    this.nextTaskId = id === MAX_TASK_ID ? 1 : id + 1;
     const task = new Task(
-      this.nextTaskId++,
-      fnId,
+      id,
+      fn,
+      kind,
       arg,
-      spread,
       transferList,
-      priority,
-      timeout,
+      o.priority ?? 0,
+      timeout === undefined || timeout === Number.POSITIVE_INFINITY ? undefined : timeout,
+      queueTimeout === Number.POSITIVE_INFINITY ? undefined : queueTimeout,
       signal,
       performance.now(),
       resolve,
       reject,
     );
-    if (signal) {
-      task.onAbort = () => this.abort(task);
-      signal.addEventListener('abort', task.onAbort, { once: true });
-    }
+    if (signal) this.signals.add(signal, task);
     this.queue.push(task);
+    if (task.queueTimeout !== undefined) {
+      task.queueTimer = setTimeout(() => this.onQueueTimeout(task), task.queueTimeout);
+      task.queueTimer.unref();
+    }
+    // Tasks are waiting for a thread start that was put off (see onStartFailure): keep the
+    // process alive until then.
+    this.restartTimer?.ref();
     if (!this.pumpScheduled) {
       this.pumpScheduled = true;
       // Dispatch once per tick: a burst of run() calls becomes a few batched messages.
@@ -383,52 +428,28 @@ export class Pool extends EventEmitter implements TaskPool {
     this.pump();
   };
 
-  /**
-   * Tasks accepted and waiting to start. Tasks in the pool's queue that a free slot (of a ready
-   * thread, or of one that is starting) will take at the next dispatch are not waiting.
-   */
-  private queuedCount(): number {
-    let ahead = 0;
-    let free = this.starting * this.options.concurrentTasksPerWorker;
-    const c = this.options.concurrentTasksPerWorker;
-    for (const thread of this.threads) {
-      if (thread.exiting) continue;
-      if (thread.inFlight.size > c) ahead += thread.inFlight.size - c;
-      else if (thread.ready) free += c - thread.inFlight.size;
-    }
-    if (this.threads.length < this.options.maxThreads) {
-      free += (this.options.maxThreads - this.threads.length) * c;
-    }
-    return Math.max(0, this.queue.size - free) + ahead;
+  /** Tasks accepted and waiting to start (see dispatcher.ts waitingCount). */
+  private waitingCount(): number {
+    return waitingCount(
+      this.queue.size,
+      this.threads,
+      this.threads.size,
+      this.starting,
+      this.options.concurrentTasksPerWorker,
+      this.options.maxThreads,
+    );
   }
 
-  private fnIdFor(options: RunOptions): number {
+  private functionFor(file: string | URL | undefined, name: string): FunctionRecord {
     let filename = this.options.filename;
-    if (options.filename !== undefined) {
-      filename = resolveFilename(options.filename, 'options.filename');
+    if (file !== undefined) {
+      filename = resolveFilename(file, 'options.filename');
       this.assertFileExists(filename, 'options.filename');
     }
-    if (filename === undefined) {
-      throw noTaskModuleError();
-    }
-    const name = options.name ?? 'default';
-    if (typeof name !== 'string' || name === '') {
-      throw new TypeError(
-        `options.name must be the name of an exported function, got ${describe(name)}`,
-      );
-    }
-    return this.fnId(filename, name);
-  }
-
-  private fnId(filename: string, name: string): number {
-    const key = `${filename}\0${name}`;
-    let id = this.fnIds.get(key);
-    if (id === undefined) {
-      id = this.fnKeys.length;
-      this.fnKeys.push(key);
-      this.fnIds.set(key, id);
-    }
-    return id;
+    if (filename === undefined) throw noTaskModuleError();
+    const fn = this.functions.get(filename, name);
+    if (file === undefined && name === 'default') this.defaultFn = fn;
+    return fn;
   }
 
   private assertFileExists(filename: string, path: string): void {
@@ -445,148 +466,107 @@ export class Pool extends EventEmitter implements TaskPool {
 
   // ---- dispatching ---------------------------------------------------------------------------
 
-  /** Move queued tasks to threads: first into free slots, then (short tasks only) ahead in batches. */
+  /** Move queued tasks to threads (see dispatcher.ts planDispatch), and start threads if needed. */
   private pump(): void {
-    if (this.queue.size === 0) return;
+    if (this.queue.size === 0 || this.state === 'destroyed') return;
     const c = this.options.concurrentTasksPerWorker;
-    const ready = this.threads.filter((t) => t.ready && !t.exiting);
-    const batches = new Map<Thread, Task[]>();
-    for (const thread of ready) {
-      let room = c - thread.inFlight.size;
-      while (room > 0 && this.queue.size > 0) {
-        this.assign(thread, this.queue.shift()!, batches);
-        room--;
-      }
-    }
-    if (this.queue.size > 0 && ready.length > 0) {
-      // Spread the backlog evenly, keeping a share for threads still starting: tasks sent ahead
-      // to one thread cannot be taken back by another that becomes free.
-      const share = Math.ceil(this.queue.size / (ready.length + this.starting));
-      for (const thread of ready) {
-        for (let head = this.queue.peek(); head?.batchable; head = this.queue.peek()) {
-          if (thread.inFlight.size >= c + Math.min(share, this.batchAhead(head.fnId))) break;
-          this.assign(thread, this.queue.shift()!, batches);
-        }
-      }
-    }
-    for (const [thread, tasks] of batches) this.send(thread, tasks);
-    const backlog = this.queue.size - this.starting * c;
-    if (
-      backlog > 0 &&
-      this.threads.length < this.options.maxThreads &&
-      this.state !== 'destroyed'
-    ) {
-      const spawn = Math.min(this.options.maxThreads - this.threads.length, Math.ceil(backlog / c));
-      for (let i = 0; i < spawn; i++) this.startThread();
-    }
+    const plan = planDispatch(this.queue, this.threads, c, this.starting);
+    for (const [thread, tasks] of plan) this.dispatch(thread, tasks);
+    const spawn = threadsToStart(
+      this.queue.size,
+      this.starting,
+      c,
+      this.threads.size,
+      this.options.maxThreads,
+    );
+    for (let i = 0; i < spawn; i++) if (!this.startThread()) break;
   }
 
-  /** How many tasks of this function may wait in a thread beyond its free slots. */
-  private batchAhead(fnId: number): number {
-    const average = this.averageRunTime[fnId] ?? -1;
-    if (average < 0) return 0; // never seen: send it only where it starts at once
-    return Math.min(MAX_BATCH_AHEAD, Math.floor(BATCH_BUDGET_MS / Math.max(average, 0.001)));
-  }
-
-  private assign(thread: Thread, task: Task, batches: Map<Thread, Task[]>): void {
-    task.thread = thread;
+  private dispatch(thread: Thread, tasks: Task[]): void {
     if (thread.inFlight.size === 0) thread.setReferenced(true);
-    thread.inFlight.set(task.id, task);
-    let batch = batches.get(thread);
-    if (!batch) {
-      batch = [];
-      batches.set(thread, batch);
-    }
-    batch.push(task);
-    if (task.timeout !== undefined) {
-      task.timer = setTimeout(() => this.onTimeout(task), task.timeout);
-    }
-  }
-
-  private send(thread: Thread, tasks: Task[]): void {
-    const message: unknown[] = [Op.Run];
-    let transfers: Transferable[] | undefined;
     for (const task of tasks) {
-      this.registerFn(thread, task.fnId);
-      message.push(task.id, task.fnId, task.spread ? 1 : 0, task.arg);
-      if (task.transferList) {
-        transfers ??= [];
-        for (const item of task.transferList) transfers.push(item);
+      task.thread = thread;
+      thread.inFlight.set(task.id, task);
+      if (task.queueTimer !== undefined) {
+        clearTimeout(task.queueTimer);
+        task.queueTimer = undefined;
+      }
+      if (task.timeout !== undefined) {
+        task.timer = setTimeout(() => this.onTimeout(task), task.timeout);
       }
     }
-    try {
-      thread.port.postMessage(message, transfers);
-    } catch {
-      // One argument in the batch cannot be cloned. Send the tasks one by one so only that task fails.
-      for (const task of tasks) {
-        try {
-          thread.port.postMessage(
-            [Op.Run, task.id, task.fnId, task.spread ? 1 : 0, task.arg],
-            task.transferList as Transferable[],
-          );
-        } catch (cloneError) {
-          thread.inFlight.delete(task.id);
-          clearTimeout(task.timer);
-          this.fail(
-            task,
-            new OffThreadError(
-              OffThreadErrorCode.UNCLONEABLE,
-              `The task argument could not be sent to a worker thread: ${(cloneError as Error).message}. Pass plain data (objects, arrays, strings, numbers, typed arrays, Map, Set, Date), not functions, class instances with methods, sockets or streams.`,
-              { cause: cloneError, ...this.describeTask(task) },
-            ),
-          );
-        }
-      }
-      if (thread.inFlight.size === 0) this.onIdle(thread);
+    for (const { task, error } of thread.send(tasks)) {
+      thread.inFlight.delete(task.id);
+      task.thread = undefined;
+      this.fail(
+        task,
+        new OffThreadError(
+          OffThreadErrorCode.UNCLONEABLE,
+          `The task argument could not be sent to a worker thread: ${(error as Error)?.message}. Pass plain data (objects, arrays, strings, numbers, typed arrays, Map, Set, Date), not functions, class instances with methods, sockets or streams.`,
+          { cause: error, ...describeTask(task) },
+        ),
+      );
     }
-  }
-
-  private registerFn(thread: Thread, fnId: number): void {
-    if (thread.registered.has(fnId)) return;
-    thread.registered.add(fnId);
-    const [filename, name] = this.fnKeys[fnId].split('\0');
-    thread.port.postMessage([Op.Register, fnId, filename, name]);
-  }
-
-  private describeTask(task: Task): { task: string; filename: string } {
-    const [filename, name] = this.fnKeys[task.fnId].split('\0');
-    return { task: name.startsWith(kCheck) ? name.slice(kCheck.length) : name, filename };
+    if (thread.inFlight.size === 0) this.onIdle(thread);
   }
 
   // ---- results -------------------------------------------------------------------------------
 
-  private onMessage(thread: Thread, message: unknown[]): void {
+  private readonly onMessage = (thread: Thread, message: unknown[]): void => {
+    this.handleMessage(thread, message);
+    this.pump();
+    this.checkDrained();
+  };
+
+  private handleMessage(thread: Thread, message: unknown[]): void {
     if (message[0] === Op.Results) {
       this.onResults(thread, message);
     } else if (message[0] === Op.Ready) {
+      if (thread.ready) return;
       thread.ready = true;
       this.starting--;
+      this.startFailures = 0;
       this.emit('threadStart', { threadId: thread.worker.threadId });
       if (thread.inFlight.size === 0 && this.queue.size === 0) this.onIdle(thread);
     }
-    this.pump();
-    this.checkDrained();
   }
 
   private onResults(thread: Thread, message: unknown[]): void {
     const now = performance.now();
-    for (let i = 1; i < message.length; i += RESULT_STRIDE) {
-      const task = thread.inFlight.get(message[i] as number);
-      if (task === undefined) continue;
-      thread.inFlight.delete(task.id);
-      const runTime = message[i + 3] as number;
-      this.runTimes.record(runTime);
-      this.waitTimes.record(Math.max(0, now - task.submittedAt - runTime));
-      const average = this.averageRunTime[task.fnId] ?? -1;
-      this.averageRunTime[task.fnId] = average < 0 ? runTime : average * 0.9 + runTime * 0.1;
-      if (task.settled) continue;
-      if (message[i + 1] === Status.Ok) {
-        this.succeed(task, message[i + 2]);
-      } else {
-        this.fail(task, deserializeError(message[i + 2] as SerializedError));
+    decodeResults(message, (id, status, value, runTime) => {
+      const task = thread.inFlight.get(id);
+      if (task === undefined) return;
+      thread.inFlight.delete(id);
+      task.thread = undefined;
+      if (task.kind !== TaskKind.Check) {
+        this.runTimes.record(runTime);
+        this.waitTimes.record(Math.max(0, now - task.submittedAt - runTime));
+        const average = task.fn.averageRunTime;
+        task.fn.averageRunTime = average < 0 ? runTime : average * 0.9 + runTime * 0.1;
       }
-    }
+      if (status === Status.Ok) {
+        if (!task.settled) this.succeed(task, value);
+        return;
+      }
+      let error: unknown;
+      try {
+        error = deserializeError(value as SerializedError);
+      } catch (cause) {
+        error = new Error('The task failed with an error that could not be rebuilt', { cause });
+      }
+      // An export that does not exist leaves nothing behind (FunctionTable).
+      if ((error as { code?: unknown })?.code === OffThreadErrorCode.TASK_NOT_FOUND)
+        this.forget(task.fn);
+      this.fail(task, error);
+    });
     if (thread.inFlight.size === 0) this.onIdle(thread);
+  }
+
+  private forget(fn: FunctionRecord): void {
+    if (!fn.live) return;
+    this.functions.delete(fn);
+    for (const thread of this.threads)
+      if (thread.registered.delete(fn.id)) thread.post(encodeForget(fn.id));
   }
 
   private succeed(task: Task, value: unknown): void {
@@ -597,6 +577,7 @@ export class Pool extends EventEmitter implements TaskPool {
 
   private fail(task: Task, error: unknown): void {
     if (task.settled) return;
+    this.queue.remove(task);
     this.cleanup(task);
     this.failed++;
     task.reject(error);
@@ -605,7 +586,8 @@ export class Pool extends EventEmitter implements TaskPool {
   private cleanup(task: Task): void {
     task.settled = true;
     if (task.timer !== undefined) clearTimeout(task.timer);
-    if (task.onAbort) task.signal!.removeEventListener('abort', task.onAbort);
+    if (task.queueTimer !== undefined) clearTimeout(task.queueTimer);
+    if (task.signal !== undefined) this.signals.delete(task.signal, task);
   }
 
   private onIdle(thread: Thread): void {
@@ -621,113 +603,161 @@ export class Pool extends EventEmitter implements TaskPool {
 
   // ---- faults: timeouts, aborts, crashes -----------------------------------------------------
 
+  private onQueueTimeout(task: Task): void {
+    if (task.settled || !task.queued) return;
+    this.fail(
+      task,
+      new OffThreadError(
+        OffThreadErrorCode.QUEUE_TIMEOUT,
+        `The task waited ${task.queueTimeout} ms in pool '${this.options.name}' without starting (queueTimeout) and was dropped. It never ran, so it is safe to retry; or shed load, add threads, or raise queueTimeout.`,
+        { timeout: task.queueTimeout, ...describeTask(task) },
+      ),
+    );
+    this.checkDrained();
+  }
+
   private onTimeout(task: Task): void {
     const thread = task.thread;
+    if (task.settled || thread === undefined) return;
+    // Its result may be waiting in the port: a task that finished in time keeps its result.
+    thread.drain((message) => this.handleMessage(thread, message));
+    if (task.settled) return;
     this.fail(
       task,
       new OffThreadError(
         OffThreadErrorCode.TIMEOUT,
         `The task ran longer than its ${task.timeout} ms timeout and was stopped (its thread was terminated and replaced)`,
-        { timeout: task.timeout, ...this.describeTask(task) },
+        { timeout: task.timeout, ...describeTask(task) },
       ),
     );
-    if (thread) this.stopThread(thread, `task ${task.id} timed out`);
+    if (thread.inFlight.has(task.id)) this.stopThread(thread, `task ${task.id} timed out`);
   }
 
   private abort(task: Task): void {
+    if (task.settled) return;
     const reason = task.signal?.reason;
     const thread = task.thread;
-    if (!thread) {
-      this.queue.remove(task);
-      this.fail(task, abortedError(reason));
+    this.fail(task, abortedError(reason));
+    if (thread === undefined) {
       this.checkDrained();
       return;
     }
-    this.fail(task, abortedError(reason));
     // The caller is answered at once; the thread gets the signal and a grace period to stop.
-    thread.port.postMessage([Op.Abort, task.id]);
+    thread.post(encodeAbort(task.id));
     const grace = setTimeout(() => {
+      if (!thread.inFlight.has(task.id)) return;
+      thread.drain((message) => this.handleMessage(thread, message));
       if (thread.inFlight.has(task.id))
         this.stopThread(thread, `task ${task.id} ignored its abort signal`);
     }, this.options.abortGracePeriod);
     grace.unref();
   }
 
-  private startThread(): void {
-    const { port1, port2 } = new MessageChannel();
-    const runtime: RuntimeData = {
-      port: port2,
-      concurrency: this.options.concurrentTasksPerWorker,
-      poolName: this.options.name,
-      user: this.options.workerData,
-    };
+  /** Start a thread; false when none was started (the pool is destroyed or backing off). */
+  private startThread(): boolean {
+    if (this.state === 'destroyed') return false;
+    if (performance.now() < this.nextStartAt) {
+      this.scheduleStart();
+      return false;
+    }
     const id = this.nextThreadId++;
     const inheritsEnv = this.options.env === undefined;
-    let worker: Worker | undefined;
-    while (!worker) {
+    for (;;) {
       try {
-        worker = new Worker(workerRuntimePath, {
-          workerData: { [kRuntimeData]: runtime },
-          transferList: [port2],
-          resourceLimits: this.options.resourceLimits,
-          env: this.threadEnv,
-          execArgv: this.options.execArgv ?? inheritedExecArgv(),
-          name: `${this.options.name}#${id}`,
-          stdout: false,
-          stderr: false,
-        } as ConstructorParameters<typeof Worker>[1]);
+        const thread = Thread.spawn(
+          {
+            id,
+            poolName: this.options.name,
+            concurrency: this.options.concurrentTasksPerWorker,
+            workerData: this.options.workerData,
+            resourceLimits: this.options.resourceLimits,
+            env: this.threadEnv,
+            execArgv: this.options.execArgv ?? inheritedExecArgv(),
+          },
+          this.onMessage,
+          (dead, exitCode) => this.onExit(dead, exitCode),
+        );
+        this.threads.add(thread);
+        this.starting++;
+        return true;
       } catch (error) {
         // Our edited copy of the process's NODE_OPTIONS may hold a flag threads refuse: drop it.
-        const refused = /(--[\w-]+) is not allowed in NODE_OPTIONS/.exec((error as Error).message);
+        const refused = /(--[\w-]+) is not allowed in NODE_OPTIONS/.exec((error as Error)?.message);
         const nodeOptions = this.threadEnv?.NODE_OPTIONS;
-        if (refused && inheritsEnv && nodeOptions?.includes(refused[1])) {
-          this.threadEnv = {
-            ...this.threadEnv,
-            NODE_OPTIONS: removeNodeOption(nodeOptions, refused[1]),
-          };
+        const flag = refused?.[1];
+        if (flag !== undefined && inheritsEnv && nodeOptions?.includes(flag)) {
+          this.threadEnv = { ...this.threadEnv, NODE_OPTIONS: removeNodeOption(nodeOptions, flag) };
           continue;
         }
-        port1.close();
-        throw new OffThreadError(
-          OffThreadErrorCode.WORKER_INIT,
-          `Pool '${this.options.name}' could not start a worker thread: ${(error as Error).message}`,
-          { cause: error },
-        );
+        const initError = this.startError(error);
+        if (this.constructing) throw initError;
+        this.onStartFailure(initError);
+        return false;
       }
     }
-    const thread = new Thread(id, worker, port1);
-    this.threads.push(thread);
-    this.starting++;
-    port1.on('message', (message: unknown[]) => this.onMessage(thread, message));
-    worker.on('error', (error) => {
-      thread.crashError = error;
-    });
-    worker.on('exit', (code) => this.onExit(thread, code));
+  }
+
+  private startError(cause: unknown): OffThreadError {
+    return new OffThreadError(
+      OffThreadErrorCode.WORKER_INIT,
+      `Pool '${this.options.name}' could not start a worker thread: ${(cause as Error)?.message ?? cause}. Check execArgv, env, resourceLimits and NODE_OPTIONS preloads.`,
+      { cause },
+    );
   }
 
   /**
-   * Stop a thread. A healthy idle thread is asked to close (its onThreadClose hooks run) and is
-   * terminated only if it takes longer than CLOSE_GRACE_MS; a stuck or crashed one is terminated.
+   * A thread could not start. Tasks waiting for one fail (unless another thread works), and the
+   * next start is put off, doubling the wait with each failure in a row: a thread that can never
+   * start costs a bounded number of attempts, not a tight loop.
    */
-  private stopThread(thread: Thread, reason: string, graceful = false): void {
-    if (thread.exiting) return;
-    thread.exiting = true;
-    thread.stopReason = reason;
-    if (graceful && thread.ready && thread.inFlight.size === 0) {
-      // Keep the process alive until the thread has run its hooks and exited.
-      thread.setReferenced(true);
-      thread.port.postMessage([Op.Close]);
-      const deadline = setTimeout(() => void thread.worker.terminate(), CLOSE_GRACE_MS);
-      deadline.unref();
-      thread.worker.once('exit', () => clearTimeout(deadline));
-      return;
+  private onStartFailure(error: OffThreadError): void {
+    this.startFailures++;
+    this.lastStartError = error;
+    const delay = Math.min(MAX_START_BACKOFF_MS, START_BACKOFF_MS * 2 ** (this.startFailures - 1));
+    this.nextStartAt = performance.now() + delay;
+    let working = false;
+    for (const thread of this.threads) if (thread.ready && !thread.exiting) working = true;
+    if (!working) for (const task of this.queue.drain()) this.fail(task, error);
+    this.emit('threadStartFailed', {
+      error,
+      attempts: this.startFailures,
+      retryInMs: delay,
+    } satisfies ThreadStartFailure);
+    this.replenish();
+  }
+
+  /** Try to start a thread when the backoff allows, if one is still needed then. */
+  private scheduleStart(): void {
+    if (this.restartTimer !== undefined || this.state === 'destroyed') return;
+    const wait = Math.max(0, this.nextStartAt - performance.now());
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      this.replenish();
+      this.pump();
+    }, Math.ceil(wait));
+    // Only tasks waiting for a thread keep the process alive; keeping minThreads does not.
+    if (this.queue.size === 0) this.restartTimer.unref();
+  }
+
+  /** Keep minThreads alive, and at least one thread while tasks wait. */
+  private replenish(): void {
+    if (this.state === 'destroyed') return;
+    while (
+      (this.state === 'open' && this.threads.size < this.options.minThreads) ||
+      (this.queue.size > 0 && this.threads.size === 0)
+    ) {
+      if (!this.startThread()) break;
     }
-    void thread.worker.terminate();
+  }
+
+  private stopThread(thread: Thread, reason: string, graceful = false): Promise<number> {
+    return thread.stop(reason, graceful, CLOSE_GRACE_MS);
   }
 
   private retireIdleThreads(): void {
     const now = performance.now();
-    let alive = this.threads.filter((t) => !t.exiting).length;
+    let alive = 0;
+    for (const thread of this.threads) if (!thread.exiting) alive++;
     for (const thread of this.threads) {
       if (alive <= this.options.minThreads) break;
       if (
@@ -736,70 +766,64 @@ export class Pool extends EventEmitter implements TaskPool {
         thread.inFlight.size === 0 &&
         now - thread.lastActive >= this.options.idleTimeout
       ) {
-        this.stopThread(thread, 'idle', true);
+        void this.stopThread(thread, 'idle', true);
         alive--;
       }
     }
   }
 
+  /**
+   * A thread exited. What its unfinished tasks were doing is read from what it published
+   * (dispatcher.ts blame), never inferred: running ones fail with the cause, never-started ones
+   * run elsewhere (once), finished ones whose result died with the thread fail as RESULT_LOST.
+   */
   private onExit(thread: Thread, exitCode: number): void {
-    const index = this.threads.indexOf(thread);
-    if (index !== -1) this.threads.splice(index, 1);
+    // Results it sent before dying may still be in the port: they count.
+    thread.drain((message) => this.handleMessage(thread, message));
+    this.threads.delete(thread);
     if (!thread.ready) this.starting--;
     thread.port.close();
-    const c = this.options.concurrentTasksPerWorker;
-    const unfinished = [...thread.inFlight.values()];
+    const { running, neverStarted, lost } = blame(
+      thread.inFlight.values(),
+      thread.sent,
+      thread.startedCount(),
+      thread.runningIds(),
+    );
     thread.inFlight.clear();
-    // A thread starts its tasks in the order they were sent, at most `c` at a time, so the
-    // first `c` unfinished ones were running and the rest never started: those go back to the
-    // front of the queue rather than failing for something they did not do.
-    const neverStarted = unfinished.slice(c).filter((task) => !task.settled);
     for (let i = neverStarted.length - 1; i >= 0; i--) {
-      neverStarted[i].thread = undefined;
-      clearTimeout(neverStarted[i].timer);
-      this.queue.unshift(neverStarted[i]);
+      const task = neverStarted[i] as Task;
+      if (task.settled) continue;
+      task.thread = undefined;
+      clearTimeout(task.timer);
+      task.timer = undefined;
+      task.requeued = true;
+      this.queue.unshift(task);
     }
-    for (const task of unfinished.slice(0, c))
-      this.fail(task, this.exitError(thread, exitCode, task));
+    for (const task of running) this.fail(task, this.exitError(thread, exitCode, task));
+    for (const task of lost) this.fail(task, this.lostError(thread, exitCode, task));
+    const startFailed = !thread.ready && thread.stopReason === undefined;
     const crashed = thread.stopReason === undefined || thread.stopReason.startsWith('task');
-    if (!thread.ready && thread.stopReason === undefined && !this.threads.some((t) => t.ready)) {
-      // It died before it could take a task and no thread works: starting another would most
-      // likely die the same way, so the waiting tasks fail instead of looping forever.
-      const cause =
-        thread.crashError ?? new Error(`worker thread exited with code ${exitCode} while starting`);
-      for (const task of this.queue.drain()) {
-        this.fail(
-          task,
-          new OffThreadError(
-            OffThreadErrorCode.WORKER_INIT,
-            `Pool '${this.options.name}' could not start a worker thread: ${cause.message}. Check execArgv, env, resourceLimits and NODE_OPTIONS preloads.`,
-            { cause },
-          ),
-        );
-      }
-    } else if (crashed && this.state !== 'destroyed') {
-      this.threadsReplaced++;
-    }
     this.emit('threadExit', {
       threadId: thread.worker.threadId,
       exitCode,
-      reason: thread.stopReason ?? 'crash',
+      reason: thread.stopReason ?? (startFailed ? 'start failed' : 'crash'),
     });
+    if (startFailed) {
+      const cause =
+        thread.crashError ?? new Error(`worker thread exited with code ${exitCode} while starting`);
+      this.onStartFailure(this.startError(cause));
+    } else if (crashed && this.state !== 'destroyed') {
+      this.threadsReplaced++;
+    }
     if (this.state !== 'destroyed') {
-      const alive = this.threads.length;
-      if (
-        (this.state === 'open' && alive < this.options.minThreads) ||
-        (this.queue.size > 0 && alive === 0)
-      ) {
-        this.startThread();
-      }
+      this.replenish();
       this.pump();
     }
     this.checkDrained();
   }
 
   private exitError(thread: Thread, exitCode: number, task: Task): OffThreadError {
-    const where = this.describeTask(task);
+    const where = describeTask(task);
     const error = thread.crashError;
     if ((error as { code?: string } | undefined)?.code === 'ERR_WORKER_OUT_OF_MEMORY') {
       return new OffThreadError(
@@ -823,25 +847,32 @@ export class Pool extends EventEmitter implements TaskPool {
     return new OffThreadError(
       OffThreadErrorCode.WORKER_EXIT,
       `The worker thread running the task ${why}`,
-      {
-        cause: error,
-        exitCode,
-        ...where,
-      },
+      { cause: error, exitCode, ...where },
+    );
+  }
+
+  private lostError(thread: Thread, exitCode: number, task: Task): OffThreadError {
+    const why = thread.stopReason
+      ? `was stopped because ${thread.stopReason}`
+      : thread.crashError
+        ? `died (${thread.crashError.name}: ${thread.crashError.message})`
+        : `exited with code ${exitCode}`;
+    return new OffThreadError(
+      RESULT_LOST,
+      `The task finished, but its worker thread ${why} before the result could be sent back. The task ran once and was not re-run.`,
+      { cause: thread.crashError, exitCode, ...describeTask(task) },
     );
   }
 
   private async stopAllThreads(): Promise<void> {
-    const exits = this.threads.map(
-      (thread) =>
-        new Promise<void>((resolve) => {
-          if (thread.worker.threadId === -1) return resolve();
-          thread.worker.once('exit', () => resolve());
-          this.stopThread(thread, 'the pool closed', true);
-        }),
+    await Promise.all(
+      [...this.threads].map((thread) => this.stopThread(thread, 'the pool closed', true)),
     );
-    await Promise.all(exits);
   }
+}
+
+function describeTask(task: Task): { task: string; filename: string } {
+  return { task: task.fn.name, filename: task.fn.filename };
 }
 
 /**
@@ -853,38 +884,10 @@ function inheritedExecArgv(): string[] | undefined {
   return process.execArgv.filter((arg) => !arg.startsWith('--input-type'));
 }
 
-/**
- * A thread's event-loop utilization over the last one to two seconds. Two readings are kept so
- * that several readers (a dashboard, a load shedder) see the same window instead of each
- * resetting the other's baseline.
- */
-function threadUtilization(thread: Thread): number {
-  const performance = thread.worker.performance;
-  const now = performance.eventLoopUtilization();
-  // Until a second has passed, the window starts when the thread did.
-  thread.eluBase ??= { idle: 0, active: 0, utilization: 0 };
-  const elapsed = (from: EventLoopUtilization) => now.idle + now.active - from.idle - from.active;
-  if (thread.eluMiddle && elapsed(thread.eluMiddle) >= 1000) {
-    thread.eluBase = thread.eluMiddle;
-    thread.eluMiddle = now;
-  } else if (!thread.eluMiddle && elapsed(thread.eluBase) >= 1000) {
-    thread.eluMiddle = now;
-  }
-  return elapsed(thread.eluBase) > 0
-    ? performance.eventLoopUtilization(now, thread.eluBase).utilization
-    : 0;
-}
-
 function noTaskModuleError(): TypeError {
   return new TypeError(
     "No task module: pass options.filename to pool.run(), or give the Pool a default filename (new Pool({ filename: new URL('./tasks.js', import.meta.url) }))",
   );
-}
-
-function abortedError(reason: unknown): OffThreadError {
-  return new OffThreadError(OffThreadErrorCode.ABORTED, 'The task was aborted by its signal', {
-    cause: reason,
-  });
 }
 
 /**
@@ -897,10 +900,11 @@ function withCallerStack(error: unknown): never {
   if (error instanceof Error) {
     const site: { stack?: string } = {};
     Error.captureStackTrace(site, withCallerStack);
-    const newline = site.stack?.indexOf('\n') ?? -1;
-    if (newline !== -1) {
+    const stack = site.stack;
+    const newline = stack?.indexOf('\n') ?? -1;
+    if (stack !== undefined && newline !== -1) {
       Object.defineProperty(error, 'stack', {
-        value: `${error.stack}\n    --- offthread: the task ran in a worker thread; awaited by ---\n${site.stack!.slice(newline + 1)}`,
+        value: `${error.stack}\n    --- offthread: the task ran in a worker thread; awaited by ---\n${stack.slice(newline + 1)}`,
         writable: true,
         configurable: true,
         enumerable: false,

@@ -2,14 +2,17 @@
  * The wire format between the pool and its threads. Messages are flat arrays (cheaper to
  * clone than objects with keys) whose first element says what they are. Runs and results are
  * batched: one message can carry many tasks, which is what makes tiny tasks cheap.
+ *
+ * Only this file knows the slot layout: both sides build and read messages through the
+ * encode/decode functions below. Control information (preload checks, aborts, close) always
+ * travels as its own op, never inside an export name: names are matched literally.
  */
 import type { MessagePort } from 'node:worker_threads';
 
-/** main -> worker: [Op.Run, ...taskTuples] where each task is RUN_STRIDE slots. */
 export const Op = {
-  /** main -> worker: [Run, id, fnId, spreadArgs(0|1), arg, id, fnId, ...] */
+  /** main -> worker: [Run, id, fnId, flags, arg, id, fnId, ...] (see {@link RunFlag}). */
   Run: 0,
-  /** main -> worker: [Register, fnId, filename, exportName] — sent once per thread per function. */
+  /** main -> worker: [Register, fnId, filename, exportName]: sent once per thread per function. */
   Register: 1,
   /** main -> worker: [Abort, id] */
   Abort: 2,
@@ -17,17 +20,49 @@ export const Op = {
   Ready: 3,
   /** worker -> main: [Results, id, status, value, runTimeMs, id, ...] */
   Results: 4,
-  /** main -> worker: [Close] — run the onThreadClose hooks, then exit. */
+  /** main -> worker: [Close]: run the onThreadClose hooks, then exit. */
   Close: 5,
+  /** main -> worker: [Check, id, fnId]: load the module and check the export (pool.preload()). */
+  Check: 6,
+  /** main -> worker: [Forget, fnId]: drop a function record (its export does not exist). */
+  Forget: 7,
+} as const;
+
+/** Bits of a Run tuple's flags slot. */
+export const RunFlag = {
+  /** The argument is an array of arguments to spread (pool.proxy()). */
+  Spread: 1,
+  /**
+   * Send every buffered result before starting this task: it has a timeout or a signal, so its
+   * thread may be terminated while it runs, and results of finished tasks must not die with it.
+   */
+  FlushFirst: 2,
 } as const;
 
 /** How long a thread may take over its onThreadClose hooks before it is terminated (ms). */
 export const CLOSE_GRACE_MS = 2000;
 
-export const RUN_STRIDE = 4;
-export const RESULT_STRIDE = 4;
+const RUN_STRIDE = 4;
+const RESULT_STRIDE = 4;
 
 export const Status = { Ok: 0, Error: 1 } as const;
+
+/**
+ * Layout of the per-thread SharedArrayBuffer through which a thread publishes what it runs, so
+ * that when it dies the pool knows exactly which tasks had started (see dispatcher.ts `blame`).
+ * Int32 slots written with Atomics.store by the thread, read by the pool after the thread exited.
+ */
+export const Slab = {
+  /** How many tasks the thread has taken off its waiting list (wraps at 2^32, compared mod 2^32). */
+  Started: 0,
+  /** First of `concurrency` slots holding the id of a running task (0 = empty). */
+  Running: 1,
+} as const;
+
+/** Bytes of the slab for a thread that runs `concurrency` tasks at once. */
+export function slabBytes(concurrency: number): number {
+  return (Slab.Running + concurrency) * Int32Array.BYTES_PER_ELEMENT;
+}
 
 /** What the runtime receives as `workerData`; the user's own workerData is under `user`. */
 export interface RuntimeData {
@@ -35,6 +70,140 @@ export interface RuntimeData {
   concurrency: number;
   poolName: string;
   user: unknown;
+  /** See {@link Slab}. */
+  slab: SharedArrayBuffer;
 }
 
 export const kRuntimeData = '__offthread';
+
+// ---- main -> worker --------------------------------------------------------------------------
+
+/** One task as it goes on the wire. */
+export interface RunTuple {
+  id: number;
+  fnId: number;
+  flags: number;
+  arg: unknown;
+}
+
+/** Start a Run message; add tasks with {@link appendRun}. */
+export function encodeRun(): unknown[] {
+  return [Op.Run];
+}
+
+export function appendRun(
+  message: unknown[],
+  id: number,
+  fnId: number,
+  flags: number,
+  arg: unknown,
+): void {
+  message.push(id, fnId, flags, arg);
+}
+
+/** Call `visit` for each task of a Run message, in order. */
+export function decodeRun(
+  message: readonly unknown[],
+  visit: (id: number, fnId: number, flags: number, arg: unknown) => void,
+): void {
+  for (let i = 1; i < message.length; i += RUN_STRIDE) {
+    visit(message[i] as number, message[i + 1] as number, message[i + 2] as number, message[i + 3]);
+  }
+}
+
+export function encodeRegister(fnId: number, filename: string, name: string): unknown[] {
+  return [Op.Register, fnId, filename, name];
+}
+
+export function decodeRegister(message: readonly unknown[]): {
+  fnId: number;
+  filename: string;
+  name: string;
+} {
+  return {
+    fnId: message[1] as number,
+    filename: message[2] as string,
+    name: message[3] as string,
+  };
+}
+
+export function encodeCheck(id: number, fnId: number): unknown[] {
+  return [Op.Check, id, fnId];
+}
+
+export function decodeCheck(message: readonly unknown[]): { id: number; fnId: number } {
+  return { id: message[1] as number, fnId: message[2] as number };
+}
+
+export function encodeAbort(id: number): unknown[] {
+  return [Op.Abort, id];
+}
+
+export function encodeForget(fnId: number): unknown[] {
+  return [Op.Forget, fnId];
+}
+
+/** The id carried by an Abort message or the fnId of a Forget message. */
+export function decodeSubject(message: readonly unknown[]): number {
+  return message[1] as number;
+}
+
+export function encodeClose(): unknown[] {
+  return [Op.Close];
+}
+
+// ---- worker -> main --------------------------------------------------------------------------
+
+export function encodeReady(): unknown[] {
+  return [Op.Ready];
+}
+
+/** Start a Results message; add results with {@link appendResult}. */
+export function encodeResults(): unknown[] {
+  return [Op.Results];
+}
+
+export function appendResult(
+  message: unknown[],
+  id: number,
+  status: number,
+  value: unknown,
+  runTime: number,
+): void {
+  message.push(id, status, value, runTime);
+}
+
+/** Number of results in a Results message. */
+export function resultCount(message: readonly unknown[]): number {
+  return (message.length - 1) / RESULT_STRIDE;
+}
+
+/** A Results message holding only the `index`-th result of `message`. */
+export function singleResult(message: readonly unknown[], index: number): unknown[] {
+  const at = 1 + index * RESULT_STRIDE;
+  return [Op.Results, message[at], message[at + 1], message[at + 2], message[at + 3]];
+}
+
+/** The `index`-th result of a Results message. */
+export function resultAt(
+  message: readonly unknown[],
+  index: number,
+): { id: number; status: number; value: unknown; runTime: number } {
+  const at = 1 + index * RESULT_STRIDE;
+  return {
+    id: message[at] as number,
+    status: message[at + 1] as number,
+    value: message[at + 2],
+    runTime: message[at + 3] as number,
+  };
+}
+
+/** Call `visit` for each result of a Results message, in order. */
+export function decodeResults(
+  message: readonly unknown[],
+  visit: (id: number, status: number, value: unknown, runTime: number) => void,
+): void {
+  for (let i = 1; i < message.length; i += RESULT_STRIDE) {
+    visit(message[i] as number, message[i + 1] as number, message[i + 2], message[i + 3] as number);
+  }
+}

@@ -32,13 +32,13 @@ export class SampleWindow {
     let sum = 0;
     for (const value of sorted) sum += value;
     const at = (q: number) =>
-      round(sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]);
+      round(sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] as number);
     return {
       mean: round(sum / sorted.length),
       p50: at(0.5),
       p90: at(0.9),
       p99: at(0.99),
-      max: round(sorted[sorted.length - 1]),
+      max: round(sorted[sorted.length - 1] as number),
     };
   }
 }
@@ -73,4 +73,13 @@ export interface PoolStats {
   utilization: number;
   /** Threads replaced after a crash, timeout or forced abort, since the pool started. */
   threadsReplaced: number;
+  /**
+   * Thread starts that failed in a row (0 once a thread starts). Above 0 the pool is failing to
+   * start threads: tasks waiting for one reject with ERR_OFFTHREAD_WORKER_INIT, and starts are
+   * retried with a growing delay (see the `threadStartFailed` event). Optional for other
+   * {@link TaskPool} implementations; a local Pool always sets it.
+   */
+  threadStartFailures?: number;
+  /** The message of the last failed thread start, while `threadStartFailures` > 0. */
+  lastThreadStartError?: string | undefined;
 }

@@ -26,9 +26,9 @@ export function splitNodeOptions(value: string): string[] {
   let quoted = false;
   let has = false;
   for (let i = 0; i < value.length; i++) {
-    const ch = value[i];
+    const ch = value.charAt(i);
     if (ch === '\\' && quoted && i + 1 < value.length) {
-      current += value[++i];
+      current += value.charAt(++i);
     } else if (ch === '"') {
       quoted = !quoted;
       has = true;
@@ -59,7 +59,7 @@ export function stripProcessWidePreloads(
   let removed = false;
   const kept: string[] = [];
   for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
+    const arg = args[i] as string;
     const preload = /^(?:-r|--require|--import|--loader|--experimental-loader)(?:=(.*))?$/.exec(
       arg,
     );
@@ -91,12 +91,14 @@ export function removeNodeOption(nodeOptions: string, flag: string): string {
   const args = splitNodeOptions(nodeOptions);
   const kept: string[] = [];
   for (let i = 0; i < args.length; i++) {
-    if (args[i] === flag) {
-      if (i + 1 < args.length && !args[i + 1].startsWith('-')) i++;
+    const arg = args[i] as string;
+    if (arg === flag) {
+      const next = args[i + 1];
+      if (next !== undefined && !next.startsWith('-')) i++;
       continue;
     }
-    if (args[i].startsWith(`${flag}=`)) continue;
-    kept.push(args[i]);
+    if (arg.startsWith(`${flag}=`)) continue;
+    kept.push(arg);
   }
   return joinNodeOptions(kept);
 }

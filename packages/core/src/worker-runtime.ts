@@ -1,7 +1,13 @@
 /**
- * The script every pool thread runs. It receives batches of tasks, runs them (synchronous
- * functions back to back, async ones up to `concurrency` at a time), and sends results back in
- * batches. Nothing here is public; task code talks to it through `@offthread/core/worker`.
+ * The script every pool thread runs. It receives batches of tasks, runs them in the order they
+ * were sent (synchronous functions back to back, async ones up to `concurrency` at a time), and
+ * sends results back in batches. Nothing here is public; task code talks to it through
+ * `@offthread/core/worker`.
+ *
+ * The fault contract rests on two habits here (see protocol.ts Slab and dispatcher.ts blame):
+ * before a task starts, its id goes into a running slot and the started count is bumped in a
+ * SharedArrayBuffer the pool reads when this thread dies; and buffered results are sent on the
+ * way out (process.exit, uncaught error) and before a task that may get its thread terminated.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { performance } from 'node:perf_hooks';
@@ -13,14 +19,33 @@ import {
 } from 'node:worker_threads';
 import { serializeError } from './error-serialization.js';
 import { OffThreadError, OffThreadErrorCode } from './errors.js';
+import { exportedFunctionNames, findExport } from './export-lookup.js';
 import { importTaskModule } from './module-loader.js';
-import { kRuntimeData, Op, RUN_STRIDE, type RuntimeData, Status } from './protocol.js';
+import {
+  appendResult,
+  decodeCheck,
+  decodeRegister,
+  decodeRun,
+  decodeSubject,
+  encodeReady,
+  encodeResults,
+  kRuntimeData,
+  Op,
+  RunFlag,
+  type RuntimeData,
+  resultAt,
+  resultCount,
+  Slab,
+  Status,
+  singleResult,
+} from './protocol.js';
 import { isTransferred } from './transfer.js';
 import { setWorkerState, type TaskContext } from './worker-state.js';
 
-const runtime = (workerData as Record<string, RuntimeData>)[kRuntimeData];
+const runtime = (workerData as Record<string, RuntimeData>)[kRuntimeData] as RuntimeData;
 const port: MessagePort = runtime.port;
 const concurrency = runtime.concurrency;
+const slab = new Int32Array(runtime.slab);
 
 /** A task module's function, resolved once per (file, export) and reused. */
 interface TaskFunction {
@@ -29,18 +54,21 @@ interface TaskFunction {
   fn?: (...args: unknown[]) => unknown;
   isAsync: boolean;
   loading?: Promise<void>;
-  loadError?: unknown;
 }
 
 class RunningTask implements TaskContext {
   controller: AbortController | undefined;
   abortReason: unknown;
   aborted = false;
+  /** Index of its running slot in the slab while it holds one. */
+  slot = -1;
   constructor(
     readonly id: number,
     readonly entry: TaskFunction,
-    readonly spread: boolean,
+    readonly flags: number,
     readonly arg: unknown,
+    /** pool.preload(): load and check the export, do not call it. */
+    readonly check: boolean,
   ) {}
   get name() {
     return this.entry.name;
@@ -75,22 +103,31 @@ const state = {
 setWorkerState(state);
 
 const functions = new Map<number, TaskFunction>();
-/** Tasks received while `concurrency` async tasks were already running. */
-const waiting: RunningTask[] = [];
+/** Tasks received while `concurrency` tasks were already running, in the order sent. */
+const waiting: (RunningTask | undefined)[] = [];
 let waitingHead = 0;
+/** Tasks not yet started, by id, so an abort message can mark them. */
+const pending = new Map<number, RunningTask>();
 /** Async tasks in progress, by id, so an abort message can reach them. */
 const active = new Map<number, RunningTask>();
+/** Tasks holding a running slot. */
 let running = 0;
+let startedCount = 0;
+const freeSlots: number[] = [];
+for (let i = concurrency - 1; i >= 0; i--) freeSlots.push(Slab.Running + i);
 
-let results: unknown[] = [Op.Results];
+let results: unknown[] = encodeResults();
 let resultTransfers: Transferable[] = [];
 let lastFlush = performance.now();
 let flushScheduled = false;
 /** Results of a batch go back together, unless the batch runs long: then earlier results leave early. */
 const FLUSH_AFTER_MS = 1;
 
+// Results of tasks that finished must not die with the thread: on process.exit() or an uncaught
+// error the thread still runs its 'exit' listeners, and a synchronous postMessage gets through.
+process.on('exit', flush);
 port.on('message', onMessage);
-port.postMessage([Op.Ready]);
+port.postMessage(encodeReady());
 
 function onMessage(message: unknown[]): void {
   handle(message);
@@ -109,31 +146,52 @@ function onMessage(message: unknown[]): void {
 function handle(message: unknown[]): void {
   switch (message[0]) {
     case Op.Run:
-      for (let i = 1; i < message.length; i += RUN_STRIDE) {
-        const entry = functions.get(message[i + 1] as number)!;
-        const task = new RunningTask(
-          message[i] as number,
-          entry,
-          message[i + 2] === 1,
-          message[i + 3],
-        );
-        if (running < concurrency) start(task);
-        else waiting.push(task);
-      }
+      decodeRun(message, receive);
       break;
-    case Op.Register:
-      functions.set(message[1] as number, {
-        filename: message[2] as string,
-        name: message[3] as string,
-        isAsync: false,
-      });
+    case Op.Check: {
+      const { id, fnId } = decodeCheck(message);
+      enqueue(new RunningTask(id, entryOf(fnId), 0, undefined, true));
+      break;
+    }
+    case Op.Register: {
+      const { fnId, filename, name } = decodeRegister(message);
+      functions.set(fnId, { filename, name, isAsync: false });
+      break;
+    }
+    case Op.Forget:
+      functions.delete(decodeSubject(message));
       break;
     case Op.Abort:
-      abort(message[1] as number);
+      abort(decodeSubject(message));
       break;
     case Op.Close:
       void close();
       break;
+  }
+}
+
+function receive(id: number, fnId: number, flags: number, arg: unknown): void {
+  enqueue(new RunningTask(id, entryOf(fnId), flags, arg, false));
+}
+
+function entryOf(fnId: number): TaskFunction {
+  // The pool registers a function before its first task; a missing one is a bug, reported as such.
+  return (
+    functions.get(fnId) ?? {
+      filename: '(unknown)',
+      name: '(unknown)',
+      isAsync: false,
+      loading: Promise.reject(new Error(`offthread internal error: unknown function ${fnId}`)),
+    }
+  );
+}
+
+/** Tasks start strictly in the order they were sent: the pool's blame relies on it. */
+function enqueue(task: RunningTask): void {
+  if (running < concurrency && waitingHead === waiting.length) begin(task);
+  else {
+    pending.set(task.id, task);
+    waiting.push(task);
   }
 }
 
@@ -147,55 +205,69 @@ async function close(): Promise<void> {
       process.emitWarning(`An onThreadClose hook failed: ${(error as Error)?.stack ?? error}`);
     }
   }
+  flush();
   port.close();
   process.exit(0);
 }
 
 function abort(id: number): void {
-  const task = active.get(id);
   const reason = new OffThreadError(
     OffThreadErrorCode.ABORTED,
     'The task was aborted by its caller',
   );
-  if (task) {
-    task.abort(reason);
-    return;
-  }
-  for (let i = waitingHead; i < waiting.length; i++) {
-    if (waiting[i].id === id) {
-      waiting.splice(i, 1);
-      pushError(id, reason, 0);
-      return;
-    }
-  }
+  // A waiting task stays in its place (so tasks keep starting in order) and is skipped there.
+  const task = active.get(id) ?? pending.get(id);
+  task?.abort(reason);
 }
 
-function start(task: RunningTask): void {
+function bumpStarted(): void {
+  startedCount = (startedCount + 1) | 0;
+  Atomics.store(slab, Slab.Started, startedCount);
+}
+
+/** Take a task off the waiting list: publish it as running, then run it. */
+function begin(task: RunningTask): void {
+  pending.delete(task.id);
+  if (task.aborted) {
+    bumpStarted();
+    pushError(task.id, task.abortReason, 0);
+    return;
+  }
+  if (task.flags & RunFlag.FlushFirst) flush();
+  const slot = freeSlots.pop() as number;
+  task.slot = slot;
+  // The slot first, then the count: a death in between still blames this task, never re-runs it.
+  Atomics.store(slab, slot, task.id);
+  bumpStarted();
+  running++;
   const entry = task.entry;
   if (entry.fn === undefined) {
-    running++;
     active.set(task.id, task);
     load(entry).then(
       () => {
-        running--;
         active.delete(task.id);
-        if (task.aborted) pushError(task.id, task.abortReason, 0);
-        else start(task);
+        if (task.aborted) finish(task, Status.Error, task.abortReason, 0);
+        else if (task.check) finish(task, Status.Ok, true, 0);
+        else callTask(task);
         afterAsync();
       },
       (error) => {
-        running--;
         active.delete(task.id);
-        pushError(task.id, error, 0);
+        finish(task, Status.Error, error, 0);
         afterAsync();
       },
     );
     return;
   }
+  if (task.check) finish(task, Status.Ok, true, 0);
+  else callTask(task);
+}
+
+function callTask(task: RunningTask): void {
   const startedAt = performance.now();
   let value: unknown;
   try {
-    if (entry.isAsync) {
+    if (task.entry.isAsync) {
       value = asyncContext.run(task, call, task);
     } else {
       state.current = task;
@@ -203,7 +275,7 @@ function start(task: RunningTask): void {
     }
   } catch (error) {
     state.current = undefined;
-    pushError(task.id, error, performance.now() - startedAt);
+    finish(task, Status.Error, error, performance.now() - startedAt);
     return;
   }
   state.current = undefined;
@@ -212,37 +284,43 @@ function start(task: RunningTask): void {
     typeof value === 'object' &&
     typeof (value as Promise<unknown>).then === 'function'
   ) {
-    running++;
     active.set(task.id, task);
     (value as Promise<unknown>).then(
       (result) => settleAsync(task, Status.Ok, result, startedAt),
       (error) => settleAsync(task, Status.Error, error, startedAt),
     );
   } else {
-    pushResult(task.id, value, performance.now() - startedAt);
+    finish(task, Status.Ok, value, performance.now() - startedAt);
   }
 }
 
 function call(task: RunningTask): unknown {
-  const fn = task.entry.fn!;
-  return task.spread ? fn(...(task.arg as unknown[])) : fn(task.arg);
+  const fn = task.entry.fn as (...args: unknown[]) => unknown;
+  return task.flags & RunFlag.Spread ? fn(...(task.arg as unknown[])) : fn(task.arg);
+}
+
+/** Buffer the outcome, then free the slot: a death in between blames the task (never re-runs it). */
+function finish(task: RunningTask, status: number, value: unknown, runTime: number): void {
+  if (status === Status.Ok) pushResult(task.id, value, runTime);
+  else pushError(task.id, value, runTime);
+  Atomics.store(slab, task.slot, 0);
+  freeSlots.push(task.slot);
+  task.slot = -1;
+  running--;
 }
 
 function settleAsync(task: RunningTask, status: number, value: unknown, startedAt: number): void {
-  running--;
   active.delete(task.id);
-  const runTime = performance.now() - startedAt;
-  if (status === Status.Ok) pushResult(task.id, value, runTime);
-  else pushError(task.id, value, runTime);
+  finish(task, status, value, performance.now() - startedAt);
   afterAsync();
 }
 
 /** A slot freed up outside of a message handler: start waiting tasks, send results soon. */
 function afterAsync(): void {
   while (running < concurrency && waitingHead < waiting.length) {
-    const next = waiting[waitingHead];
-    waiting[waitingHead++] = undefined as unknown as RunningTask;
-    start(next);
+    const next = waiting[waitingHead] as RunningTask;
+    waiting[waitingHead++] = undefined;
+    begin(next);
   }
   if (waitingHead === waiting.length) {
     waiting.length = 0;
@@ -265,21 +343,23 @@ function pushResult(id: number, value: unknown, runTime: number): void {
     for (const item of value.transferList) resultTransfers.push(item as Transferable);
     value = value.value;
   }
-  results.push(id, Status.Ok, value, runTime);
+  appendResult(results, id, Status.Ok, value, runTime);
   maybeFlushEarly();
 }
 
 const runtimeFile = import.meta.url.replace(/^file:\/\//, '');
 
 function pushError(id: number, error: unknown, runTime: number): void {
+  // serializeError never throws, whatever the task threw (error-serialization.ts).
   const data = serializeError(error);
-  // The runtime's own frames (call, start, ...) say nothing about the user's code.
-  if (data.stack)
+  // The runtime's own frames (call, begin, ...) say nothing about the user's code.
+  if ('stack' in data && typeof data.stack === 'string') {
     data.stack = data.stack
       .split('\n')
       .filter((line) => !line.includes(runtimeFile))
       .join('\n');
-  results.push(id, Status.Error, data, runTime);
+  }
+  appendResult(results, id, Status.Error, data, runTime);
   maybeFlushEarly();
 }
 
@@ -289,21 +369,21 @@ function maybeFlushEarly(): void {
 
 function flush(): void {
   lastFlush = performance.now();
-  if (results.length === 1) return;
+  if (resultCount(results) === 0) return;
   const batch = results;
   const transfers = resultTransfers;
-  results = [Op.Results];
+  results = encodeResults();
   resultTransfers = [];
   try {
     port.postMessage(batch, transfers);
   } catch {
     // One result in the batch cannot be cloned: send them one by one so only that task fails.
-    for (let i = 1; i < batch.length; i += 4) {
-      const one = [Op.Results, batch[i], batch[i + 1], batch[i + 2], batch[i + 3]];
+    for (let i = 0; i < resultCount(batch); i++) {
+      const { id, value, runTime } = resultAt(batch, i);
       try {
         port.postMessage(
-          one,
-          transfers.filter((t) => containsTransferable(batch[i + 2], t)),
+          singleResult(batch, i),
+          transfers.filter((t) => containsTransferable(value, t)),
         );
       } catch (cloneError) {
         const error = new OffThreadError(
@@ -311,7 +391,13 @@ function flush(): void {
           `The task's result could not be sent back to the main thread: ${(cloneError as Error).message}. Return plain data (objects, arrays, strings, numbers, typed arrays, Map, Set, Date), not functions, class instances with methods, sockets or streams.`,
           { cause: cloneError },
         );
-        port.postMessage([Op.Results, batch[i], Status.Error, serializeError(error), batch[i + 3]]);
+        const one = encodeResults();
+        appendResult(one, id, Status.Error, serializeError(error), runTime);
+        try {
+          port.postMessage(one);
+        } catch {
+          // The port is closed: the thread is on its way out and the pool will account for it.
+        }
       }
     }
   }
@@ -327,49 +413,18 @@ function containsTransferable(value: unknown, item: unknown): boolean {
 
 function load(entry: TaskFunction): Promise<void> {
   entry.loading ??= importTaskModule(entry.filename).then((ns) => {
-    // pool.preload() asks for a check of the export without calling it.
-    const checkOnly = entry.name.startsWith(kCheck);
-    const name = checkOnly ? entry.name.slice(kCheck.length) : entry.name;
-    const fn = pickExport(ns, name);
-    if (typeof fn !== 'function') {
+    // The name is matched literally against the module's own exports (export-lookup.ts).
+    const fn = findExport(ns, entry.name);
+    if (fn === undefined) {
       const names = exportedFunctionNames(ns);
       throw new OffThreadError(
         OffThreadErrorCode.TASK_NOT_FOUND,
-        `${entry.filename} has no ${name === 'default' ? 'default export' : `export named '${name}'`} that is a function. Exported functions: ${names.length ? names.join(', ') : '(none)'}.`,
-        { task: name, filename: entry.filename },
+        `${entry.filename} has no ${entry.name === 'default' ? 'default export' : `export named '${entry.name}'`} that is a function. Exported functions: ${names.length ? names.join(', ') : '(none)'}.`,
+        { task: entry.name, filename: entry.filename },
       );
     }
-    if (checkOnly) {
-      entry.fn = () => true;
-      return;
-    }
-    entry.fn = fn as (...args: unknown[]) => unknown;
+    entry.fn = fn;
     entry.isAsync = fn.constructor?.name === 'AsyncFunction';
   });
   return entry.loading;
 }
-
-function pickExport(ns: Record<string, unknown>, name: string): unknown {
-  const direct = ns[name];
-  if (typeof direct === 'function') return direct;
-  // A CommonJS module's exports object arrives as the namespace's default export; code
-  // compiled from ESM to CJS keeps its default export one level further down.
-  const cjs = ns.default as Record<string, unknown> | undefined;
-  if (cjs !== null && (typeof cjs === 'object' || typeof cjs === 'function')) {
-    if (name !== 'default' && typeof cjs[name] === 'function') return cjs[name];
-    if (name === 'default' && typeof cjs.default === 'function') return cjs.default;
-  }
-  return direct;
-}
-
-function exportedFunctionNames(ns: Record<string, unknown>): string[] {
-  const names = Object.keys(ns).filter((k) => typeof ns[k] === 'function');
-  const cjs = ns.default as Record<string, unknown> | undefined;
-  if (cjs && typeof cjs === 'object') {
-    for (const k of Object.keys(cjs))
-      if (typeof cjs[k] === 'function' && !names.includes(k)) names.push(k);
-  }
-  return names;
-}
-
-const kCheck = '\u0001check:';

@@ -48,7 +48,7 @@ describe('Clinic.js', () => {
       const reports = readdirSync(clinicDir).filter((f) => f.endsWith('.html'));
       expect(reports.length, output).toBe(1);
       // The data folder has exactly one sample file: pool threads did not write their own.
-      const dataDir = join(clinicDir, reports[0].replace(/\.html$/, ''));
+      const dataDir = join(clinicDir, (reports[0] as string).replace(/\.html$/, ''));
       expect(existsSync(dataDir)).toBe(true);
       expect(readdirSync(dataDir).filter((f) => f.endsWith('processstat'))).toHaveLength(1);
     } finally {

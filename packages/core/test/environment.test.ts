@@ -68,6 +68,6 @@ describe('composing with other tools', () => {
     );
     const [result, targets] = stdout.trim().split('\n');
     expect(result).toBe('2');
-    expect(JSON.parse(targets).length).toBeGreaterThan(0);
+    expect(JSON.parse(targets as string).length).toBeGreaterThan(0);
   });
 });

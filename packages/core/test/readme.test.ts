@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 function readmeFiles(): Map<string, string> {
   const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
   const files = new Map<string, string>();
-  for (const [, code] of readme.matchAll(/```js\n([\s\S]*?)```/g)) {
+  for (const [, code = ''] of readme.matchAll(/```js\n([\s\S]*?)```/g)) {
     const name = /^\/\/ ([\w.-]+\.m?js)\b/.exec(code)?.[1];
     if (name) files.set(name, code);
   }

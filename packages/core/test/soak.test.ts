@@ -48,11 +48,11 @@ describe('fault-injection soak', () => {
       promises.push(
         pool.run({ kind, ms }, { timeout, signal }).then(
           () => {
-            settled[i]++;
+            settled[i] = (settled[i] ?? 0) + 1;
             outcomes.ok = (outcomes.ok ?? 0) + 1;
           },
           (error) => {
-            settled[i]++;
+            settled[i] = (settled[i] ?? 0) + 1;
             const code = error.code ?? error.message;
             outcomes[code] = (outcomes[code] ?? 0) + 1;
           },

@@ -36,24 +36,6 @@ export class RingQueue<T> {
     return item;
   }
 
-  /** Remove one item (an aborted task). O(n), which is fine for a rare operation. */
-  remove(item: T): boolean {
-    const mask = this.items.length - 1;
-    for (let i = 0; i < this.size; i++) {
-      const index = (this.head + i) & mask;
-      if (this.items[index] === item) {
-        for (let j = i; j < this.size - 1; j++) {
-          this.items[(this.head + j) & mask] = this.items[(this.head + j + 1) & mask];
-        }
-        this.tail = (this.tail - 1) & mask;
-        this.items[this.tail] = undefined;
-        this.size--;
-        return true;
-      }
-    }
-    return false;
-  }
-
   *[Symbol.iterator](): IterableIterator<T> {
     const mask = this.items.length - 1;
     for (let i = 0; i < this.size; i++) yield this.items[(this.head + i) & mask] as T;
