@@ -5,7 +5,7 @@
  */
 export { OFFTHREAD_MODULE_OPTIONS, OFFTHREAD_POOL } from './off-thread.constants.js';
 export { InjectPool, OffThread } from './off-thread.decorator.js';
-export { OffThreadInterceptor, toHttpException } from './off-thread.interceptor.js';
+export { OffThreadInterceptor } from './off-thread.interceptor.js';
 export {
   OffThreadModule,
   type OffThreadModuleAsyncOptions,
@@ -16,3 +16,11 @@ export {
   type OffThreadModuleOptions,
   type OffThreadOptions,
 } from './off-thread.options.js';
+export {
+  type PoolErrorMeaning,
+  poolErrorMeaning,
+  toGraphQLError,
+  toHttpException,
+  toRpcException,
+  toWsException,
+} from './pool-errors.js';

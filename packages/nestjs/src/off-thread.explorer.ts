@@ -1,5 +1,5 @@
 import { Inject, Injectable, type OnModuleInit, Scope } from '@nestjs/common';
-import { DiscoveryService } from '@nestjs/core';
+import { DiscoveryService, ModulesContainer } from '@nestjs/core';
 import { OffThreadError, OffThreadErrorCode } from '@offthread/core';
 import { isOffThreadWorker } from '@offthread/core/worker';
 import { decoratedMethods } from './off-thread.decorator.js';
@@ -8,6 +8,8 @@ import type { CheckPayload, DecoratedMethod, TargetRef } from './protocol.js';
 
 interface Wrapper {
   name: unknown;
+  token?: unknown;
+  isAlias?: boolean;
   metatype: Function | null;
   inject?: unknown[] | null;
   instance: unknown;
@@ -27,10 +29,14 @@ export class OffThreadExplorer implements OnModuleInit {
     // Explicit tokens: the build does not emit decorator metadata.
     @Inject(DiscoveryService) private readonly discovery: DiscoveryService,
     @Inject(OffThreadHost) private readonly host: OffThreadHost,
+    @Inject(ModulesContainer) private readonly modules: ModulesContainer,
   ) {}
 
   async onModuleInit(): Promise<void> {
     if (isOffThreadWorker() || !this.host.pool) return;
+    // Test.createTestingModule() names its root module RootTestModule: there, by default, calls
+    // run inline so that overrideProvider() replacements are what the methods see.
+    if (this.host.options.inline === 'auto') this.host.inline = this.isTestingModule();
     try {
       await this.explore();
     } catch (error) {
@@ -43,15 +49,31 @@ export class OffThreadExplorer implements OnModuleInit {
   private async explore(): Promise<void> {
     const problems: string[] = [];
     const found = new Map<Function, { target: TargetRef; methods: string[] }>();
+    const instances: Array<[object, TargetRef]> = [];
     const wrappers = [
       ...this.discovery.getProviders(),
       ...this.discovery.getControllers(),
     ] as unknown as Wrapper[];
     for (const wrapper of wrappers) {
       const ctor = classOf(wrapper);
-      if (!ctor || found.has(ctor)) continue;
+      if (!ctor) continue;
       const decorated = decoratedMethods(ctor.prototype);
       if (!decorated) continue;
+      const known = found.get(ctor);
+      if (known) {
+        // The same class under another token: calls on that instance go by its own token.
+        if (!wrapper.isAlias && isObject(wrapper.instance) && wrapper.scope !== Scope.TRANSIENT) {
+          try {
+            instances.push([
+              wrapper.instance,
+              this.host.locate(ctor, tokenOf(wrapper), wrapper.host?.metatype, false),
+            ]);
+          } catch (error) {
+            problems.push((error as Error).message);
+          }
+        }
+        continue;
+      }
       const before = problems.length;
       if (wrapper.scope === Scope.REQUEST || !wrapper.isDependencyTreeStatic()) {
         problems.push(
@@ -69,10 +91,13 @@ export class OffThreadExplorer implements OnModuleInit {
       try {
         const target = this.host.locate(
           ctor,
+          tokenOf(wrapper),
           wrapper.host?.metatype,
           wrapper.scope === Scope.TRANSIENT,
         );
         found.set(ctor, { target, methods: [...decorated.methods.keys()] });
+        if (isObject(wrapper.instance) && wrapper.scope !== Scope.TRANSIENT)
+          instances.push([wrapper.instance, target]);
       } catch (error) {
         problems.push((error as Error).message);
       }
@@ -83,12 +108,55 @@ export class OffThreadExplorer implements OnModuleInit {
       );
     }
     for (const [ctor, { target }] of found) this.host.targets.set(ctor, target);
+    for (const [instance, target] of instances) this.host.instanceTargets.set(instance, target);
+    if (this.host.inline) return;
     if (this.host.options.preflight && found.size) await this.preflight([...found.values()]);
+  }
+
+  private isTestingModule(): boolean {
+    const root = this.modules.values().next().value as { metatype?: Function } | undefined;
+    return root?.metatype?.name === 'RootTestModule';
+  }
+
+  /**
+   * When the worker could not construct a provider because a dependency is missing, and the app
+   * has that dependency from a global module, name the module the worker module must import.
+   */
+  private globalModuleHint(message: string, workerModuleName: string): string {
+    // Nest: "... Please make sure that the argument ConfigService at index [0] is available ...".
+    const wanted = /argument "?([\w$]+)"? at index/.exec(message)?.[1];
+    const globals: string[] = [];
+    let provider: string | undefined;
+    for (const module of this.modules.values()) {
+      const m = module as unknown as {
+        isGlobal?: boolean;
+        metatype?: Function;
+        exports?: Set<unknown>;
+        providers?: Map<unknown, unknown>;
+      };
+      if (!m.isGlobal || !m.metatype || m.metatype.name === 'OffThreadModule') continue;
+      if (m.metatype.name === 'InternalCoreModule') continue;
+      globals.push(m.metatype.name);
+      if (wanted && provider === undefined) {
+        for (const token of m.exports ?? []) {
+          const name = typeof token === 'function' ? token.name : String(token);
+          if (name === wanted) provider = m.metatype.name;
+        }
+      }
+    }
+    if (provider !== undefined) {
+      return ` ${wanted} comes from ${provider}, a global module of the app (e.g. ${provider}.forRoot({ isGlobal: true }) in AppModule). Global modules registered by the app are not part of the worker thread's context: ${workerModuleName} must import ${provider} itself (imports: [${provider}.forRoot(...)]).`;
+    }
+    if (globals.length) {
+      return ` If the missing provider comes from a global module of the app (${globals.join(', ')}), note that global modules registered by the app are not part of the worker thread's context: ${workerModuleName} must import that module itself.`;
+    }
+    return '';
   }
 
   /** Bootstrap each worker module in threads (one check per warm thread) and resolve its classes. */
   private async preflight(found: Array<{ target: TargetRef; methods: string[] }>): Promise<void> {
     const pool = this.host.pool!;
+    const minThreads = (pool as { options?: { minThreads?: unknown } }).options?.minThreads;
     const byModule = new Map<string, CheckPayload>();
     for (const { target, methods } of found) {
       const key = `${target.moduleFile}#${target.moduleExport}`;
@@ -105,26 +173,48 @@ export class OffThreadExplorer implements OnModuleInit {
       }
       check.targets.push({ ...target, methods });
     }
-    await pool.preload({ filename: workerEntryFile });
+    try {
+      await pool.preload({ filename: workerEntryFile });
+    } catch (error) {
+      throw new OffThreadError(
+        OffThreadErrorCode.WORKER_INIT,
+        `OffThreadModule could not load its worker entry in a thread: ${(error as Error)?.message ?? error}`,
+        { cause: error, filename: workerEntryFile },
+      );
+    }
     this.host.warmUpPayloads = [...byModule.values()];
     // As many checks as warm threads: they spread over the threads and leave each one with a
     // ready context, so the first requests do not pay for the bootstrap.
-    const copies = Math.max(1, pool.options.minThreads);
+    const copies = typeof minThreads === 'number' && minThreads > 1 ? minThreads : 1;
     const checks: Promise<unknown>[] = [];
     for (const check of byModule.values()) {
       for (let i = 0; i < copies; i++) checks.push(pool.run(check, { filename: workerEntryFile }));
     }
     const results = await Promise.allSettled(checks);
-    const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failure) {
-      const cause = failure.reason as Error;
+    const index = results.findIndex((r) => r.status === 'rejected');
+    if (index !== -1) {
+      const cause = (results[index] as PromiseRejectedResult).reason as Error;
+      const message = String(cause?.message ?? cause);
+      const moduleName = [...byModule.values()][Math.floor(index / copies)]?.module.moduleName;
+      const hint = /resolve|dependenc/i.test(message)
+        ? this.globalModuleHint(message, moduleName ?? 'the worker module')
+        : '';
       throw new OffThreadError(
         OffThreadErrorCode.WORKER_INIT,
-        `OffThreadModule could not prepare its worker threads: ${cause?.message ?? cause}`,
+        `OffThreadModule could not prepare its worker threads: ${message}${hint}`,
         { cause, filename: workerEntryFile },
       );
     }
   }
+}
+
+function isObject(value: unknown): value is object {
+  return value !== null && typeof value === 'object';
+}
+
+/** The token a provider is registered under (`provide`), the class for `providers: [X]`. */
+function tokenOf(wrapper: Wrapper): unknown {
+  return wrapper.token ?? wrapper.name;
 }
 
 function classOf(wrapper: Wrapper): Function | undefined {

@@ -1,8 +1,9 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Transferable } from 'node:worker_threads';
-import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
-import { Pool } from '@offthread/core';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { OffThreadError, Pool, type TaskPool } from '@offthread/core';
 import { isOffThreadWorker } from '@offthread/core/worker';
 import { exportNameIn, findExportingModule } from './class-location.js';
 import { registerNestExceptions, restoreHttpException } from './http-errors.js';
@@ -11,10 +12,13 @@ import { decoratedMethods } from './off-thread.decorator.js';
 import type { OffThreadOptions, ResolvedModuleOptions } from './off-thread.options.js';
 import {
   type CallPayload,
+  type CallResult,
   type OffThreadRuntime,
   sharedState,
   type TargetRef,
+  type TokenRef,
 } from './protocol.js';
+import { findClassInstances, restoreClassInstances } from './result-classes.js';
 
 const kTransfer = Symbol.for('offthread.transfer');
 
@@ -22,19 +26,29 @@ const kTransfer = Symbol.for('offthread.transfer');
 export const workerEntryFile = join(__dirname, 'worker-entry.js');
 
 /**
- * Owns the pool of an `OffThreadModule`: starts it with the module, routes `@OffThread()` calls
- * to it, and closes it on application shutdown. Internal; inject the pool with `@InjectPool()`.
+ * Owns the pool of an `OffThreadModule`: starts it with the module (or takes the app's), routes
+ * `@OffThread()` calls to it, and closes it on application shutdown if it made it. Internal;
+ * inject the pool with `@InjectPool()`.
  */
 @Injectable()
 export class OffThreadHost implements OffThreadRuntime, OnApplicationShutdown {
   /** Null inside a pool thread: a worker context must not start threads of its own. */
-  readonly pool: Pool | null;
+  readonly pool: TaskPool | null;
   /** Classes checked at start-up, with where the worker finds them. */
   readonly targets = new Map<Function, TargetRef>();
+  /** The same, per instance: one class can be registered under several tokens. */
+  readonly instanceTargets = new WeakMap<object, TargetRef>();
+  /** Whether calls run on the main thread (decided at start-up, see the `inline` option). */
+  inline: boolean;
+  private readonly ownsPool: boolean;
+  private readonly warned = new Set<string>();
+  private readonly logger = new Logger('OffThreadModule');
 
   constructor(@Inject(OFFTHREAD_MODULE_OPTIONS) readonly options: ResolvedModuleOptions) {
+    this.inline = options.inline === true;
     if (isOffThreadWorker()) {
       this.pool = null;
+      this.ownsPool = false;
       return;
     }
     if (!existsSync(workerEntryFile)) {
@@ -43,7 +57,8 @@ export class OffThreadHost implements OffThreadRuntime, OnApplicationShutdown {
       );
     }
     registerNestExceptions(options.errors);
-    this.pool = new Pool(options.pool);
+    this.ownsPool = options.existingPool === undefined;
+    this.pool = options.existingPool ?? new Pool(options.pool);
     this.pool.on('threadStart', this.warmUp);
     sharedState().runtime = this;
   }
@@ -58,6 +73,7 @@ export class OffThreadHost implements OffThreadRuntime, OnApplicationShutdown {
    * this the bootstrap would count against the first call's timeout.
    */
   private readonly warmUp = () => {
+    if (this.inline) return;
     for (const payload of this.warmUpPayloads) {
       this.pool!.run(payload, {
         filename: workerEntryFile,
@@ -74,6 +90,7 @@ export class OffThreadHost implements OffThreadRuntime, OnApplicationShutdown {
     options: OffThreadOptions,
     args: unknown[],
   ): Promise<unknown> {
+    if (this.inline) return this.callInline(instance, method, args);
     const pool = this.pool!;
     let target: TargetRef;
     try {
@@ -110,36 +127,105 @@ export class OffThreadHost implements OffThreadRuntime, OnApplicationShutdown {
       args,
       logger: this.options.workerLogger,
     };
-    return pool
-      .run(payload, {
-        filename: workerEntryFile,
-        timeout: options.timeout,
-        priority: options.priority,
-        signal: sharedState().request.getStore()?.signal,
-        transferList,
-      })
-      .catch((error: unknown) => {
+    const runOptions: Record<string, unknown> = { filename: workerEntryFile };
+    if (options.timeout !== undefined) runOptions.timeout = options.timeout;
+    if (options.queueTimeout !== undefined) runOptions.queueTimeout = options.queueTimeout;
+    if (options.priority !== undefined) runOptions.priority = options.priority;
+    const signal = sharedState().request.getStore()?.signal;
+    if (signal) runOptions.signal = signal;
+    if (transferList) runOptions.transferList = transferList;
+    return pool.run(payload, runOptions).then(
+      (result: CallResult) => this.unwrap(result, target.className, method),
+      (error: unknown) => {
         throw restoreHttpException(error);
-      });
+      },
+    );
   }
 
-  /** Where the worker finds the class of `instance`: checked at start-up, or worked out now. */
+  /**
+   * Inline mode: the method body on this instance, on the main thread. Arguments and result are
+   * still copied the way they would be between threads, so tests see the same data.
+   */
+  private async callInline(instance: object, method: string, args: unknown[]): Promise<unknown> {
+    const original = decoratedMethods(Object.getPrototypeOf(instance))?.methods.get(
+      method,
+    )?.original;
+    if (!original) throw new TypeError(`${method} is not an @OffThread() method of this instance`);
+    const copied = args.map((arg) => {
+      const a = arg as { [kTransfer]?: unknown; value?: unknown } | null;
+      return a !== null && typeof a === 'object' && a[kTransfer] === true ? a.value : arg;
+    });
+    let cloned: unknown[];
+    try {
+      cloned = structuredClone(copied);
+    } catch (error) {
+      throw new OffThreadError(
+        'ERR_OFFTHREAD_UNCLONEABLE' as never,
+        `The arguments of ${instance.constructor.name}.${method}() cannot be copied to a thread: ${(error as Error).message} Pass plain data.`,
+        { cause: error },
+      );
+    }
+    const value = await original.apply(instance, cloned);
+    const classes = findClassInstances(value);
+    let result: unknown;
+    try {
+      result = structuredClone(value);
+    } catch (error) {
+      throw new OffThreadError(
+        'ERR_OFFTHREAD_UNCLONEABLE' as never,
+        `The result of ${instance.constructor.name}.${method}() cannot be copied from a thread: ${(error as Error).message} Return plain data.`,
+        { cause: error },
+      );
+    }
+    return this.unwrap(
+      { offthreadNestResult: true, value: result, classes },
+      instance.constructor.name,
+      method,
+    );
+  }
+
+  private unwrap(result: CallResult, className: string, method: string): unknown {
+    if (result === null || typeof result !== 'object' || result.offthreadNestResult !== true)
+      return result;
+    if (result.classes) {
+      const missing = restoreClassInstances(result.value, result.classes, this.options.classes);
+      for (const name of missing) {
+        if (this.warned.has(name) || this.warned.size > 100) continue;
+        this.warned.add(name);
+        // A leak risk (serializer rules like @Exclude() no longer apply): say it once, loudly.
+        this.logger.warn(
+          `${className}.${method}() returned ${name} instances; they arrive as plain objects, so ClassSerializerInterceptor, @Exclude() and instanceof do not see their class. Add ${name} to the classes option of OffThreadModule.forRoot() to restore it.`,
+        );
+      }
+    }
+    return result.value;
+  }
+
+  /** Where the worker finds the provider of `instance`: checked at start-up, or worked out now. */
   private targetOf(instance: object): TargetRef {
+    const byInstance = this.instanceTargets.get(instance);
+    if (byInstance) return byInstance;
     const ctor = (instance as { constructor: Function }).constructor;
     const known = this.targets.get(ctor);
     if (known) return known;
     // Not seen at start-up (created with `new`, or by another app): locate it the same way.
-    const target = this.locate(ctor, this.options.workerModule, false);
+    const target = this.locate(ctor, ctor, this.options.workerModule, false);
     this.targets.set(ctor, target);
     return target;
   }
 
   /**
-   * Find the files of a decorated class and of the module to bootstrap for it.
+   * Find the files of a decorated class, its injection token and the module to bootstrap for it.
    *
+   * @param token what the app registered the provider under (the class for `providers: [X]`)
    * @throws {TypeError} naming the class and the fix when a file cannot be determined
    */
-  locate(ctor: Function, hostModule: Function | undefined, transient: boolean): TargetRef {
+  locate(
+    ctor: Function,
+    token: unknown,
+    hostModule: Function | undefined,
+    transient: boolean,
+  ): TargetRef {
     const fromStack = decoratedMethods(ctor.prototype)?.file;
     let classFile: string | undefined;
     let classExport = ctor.name;
@@ -150,14 +236,18 @@ export class OffThreadHost implements OffThreadRuntime, OnApplicationShutdown {
     } else {
       // Inherited decorated methods, or a file that re-exports: the module cache knows better.
       const found = findExportingModule(ctor);
+      if (!found && fromStack !== undefined) {
+        if (isBundle(fromStack)) throw new TypeError(bundleAdvice(ctor.name, fromStack));
+        if (isEntryFile(fromStack)) {
+          throw new TypeError(
+            `${ctor.name} is defined in ${displayFile(fromStack)}, the file that starts the application, and not exported from it. A worker thread loads the file of each @OffThread() provider, which would run that file's bootstrap() again. Move ${ctor.name} to a file of its own and export it from there.`,
+          );
+        }
+      }
       classFile = found?.file ?? fromStack;
       classExport = found?.exportName ?? ctor.name;
     }
-    if (classFile === undefined) {
-      throw new TypeError(
-        `@OffThread() cannot tell which file defines ${ctor.name}, so a worker thread cannot load it. Export the class from its own module (export class ${ctor.name} ...), apply @OffThread() in that class body (not through a helper in another file), and make sure it is not defined inside a function.`,
-      );
-    }
+    const tokenRef = this.tokenRef(token, ctor, classFile, classExport);
     const moduleClass = this.options.workerModule ?? hostModule;
     if (!moduleClass) {
       throw new TypeError(
@@ -170,14 +260,20 @@ export class OffThreadHost implements OffThreadRuntime, OnApplicationShutdown {
     if (moduleFile === undefined) {
       const found = findExportingModule(moduleClass);
       if (!found) {
-        throw new TypeError(
-          `Cannot find the file that exports the worker module ${moduleClass.name} (needed to run ${ctor.name} off-thread): it is not in the CommonJS module cache, as happens in ES module apps. Pass both workerModule and workerModuleFile to OffThreadModule.forRoot(), e.g. { workerModule: ${moduleClass.name}, workerModuleFile: new URL('./${moduleClass.name.replace(/Module$/, '').toLowerCase()}.module.js', import.meta.url) }.`,
-        );
+        if (classFile !== undefined && isBundle(classFile))
+          throw new TypeError(bundleAdvice(ctor.name, classFile));
+        throw new TypeError(moduleFileAdvice(moduleClass.name, ctor.name));
       }
       moduleFile = found.file;
       moduleExport = found.exportName;
     }
+    if (isEntryFile(moduleFile)) {
+      throw new TypeError(
+        `The worker module ${moduleClass.name} is exported from ${displayFile(moduleFile)}, the file that starts the application. Every worker thread loads the worker module's file, so each one would run that file's bootstrap() again and start its own server (listening on the same port: a crash loop). Move ${moduleClass.name} to a file of its own (e.g. ${suggestName(moduleClass.name)}) and import it from there.`,
+      );
+    }
     return {
+      token: tokenRef,
       classFile,
       classExport,
       className: ctor.name,
@@ -188,15 +284,118 @@ export class OffThreadHost implements OffThreadRuntime, OnApplicationShutdown {
     };
   }
 
+  /** How the worker names `token`. */
+  private tokenRef(
+    token: unknown,
+    ctor: Function,
+    classFile: string | undefined,
+    classExport: string,
+  ): TokenRef {
+    if (typeof token === 'string') return { kind: 'string', value: token };
+    if (typeof token === 'symbol') {
+      const key = Symbol.keyFor(token);
+      if (key !== undefined) return { kind: 'symbol', key };
+    }
+    if (token === ctor) {
+      if (classFile === undefined) {
+        throw new TypeError(
+          `@OffThread() cannot tell which file defines ${ctor.name}, so a worker thread cannot load it. Export the class from its own module (export class ${ctor.name} ...), apply @OffThread() in that class body (not through a helper in another file), and make sure it is not defined inside a function.`,
+        );
+      }
+      return { kind: 'export', file: classFile, exportName: classExport, name: ctor.name };
+    }
+    // A class or unique symbol used as a token (useClass / useFactory / useExisting providers).
+    const found = findExportingModule(token);
+    const tokenName = describeToken(token);
+    if (!found) {
+      throw new TypeError(
+        `${ctor.name} is provided under the token ${tokenName}, and a worker thread must resolve it by that token, but the file exporting ${tokenName} cannot be found${typeof token === 'symbol' ? ' (use Symbol.for() or a string token, which need no file)' : ''}. Export the token from a module of its own.`,
+      );
+    }
+    return { kind: 'export', file: found.file, exportName: found.exportName, name: tokenName };
+  }
+
   /** Stop at once, for a module whose application failed to start. */
   async abandon(): Promise<void> {
     if (sharedState().runtime === this) sharedState().runtime = undefined;
-    await this.pool?.destroy();
+    if (this.ownsPool) await this.pool?.destroy();
   }
 
   async onApplicationShutdown(): Promise<void> {
     if (sharedState().runtime === this) sharedState().runtime = undefined;
+    this.pool?.off('threadStart', this.warmUp);
     // Runs after the HTTP server stopped taking requests: calls in flight finish, then threads stop.
-    await this.pool?.close({ timeout: this.options.shutdownTimeout });
+    if (this.ownsPool) await this.pool?.close({ timeout: this.options.shutdownTimeout });
   }
+}
+
+function describeToken(token: unknown): string {
+  if (typeof token === 'function') return token.name || '(anonymous class)';
+  return String(token);
+}
+
+function toPath(file: string): string {
+  return file.startsWith('file:') ? fileURLToPath(file) : file;
+}
+
+function real(file: string): string {
+  try {
+    return realpathSync(toPath(file));
+  } catch {
+    return toPath(file);
+  }
+}
+
+/** Is `file` the script the process was started with (`node dist/main.js`)? */
+function isEntryFile(file: string): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  const target = real(file);
+  const started = real(entry);
+  return (
+    target === started ||
+    target.replace(/\.[cm]?[jt]s$/, '') === started.replace(/\.[cm]?[jt]s$/, '')
+  );
+}
+
+const bundleCache = new Map<string, boolean>();
+
+/**
+ * A bundle (webpack, esbuild, Rollup output) holds the app's modules in one file, with the
+ * bundler's runtime helpers in it. Only asked about files whose classes are not exported.
+ */
+function isBundle(file: string): boolean {
+  const path = toPath(file);
+  let bundle = bundleCache.get(path);
+  if (bundle === undefined) {
+    try {
+      // The runtimes of webpack and of esbuild/Rollup bundles that wrap modules.
+      bundle =
+        /__webpack_require__|__webpack_modules__|__commonJS\(|__esm\(|__decorateClass\(/.test(
+          readFileSync(path, 'utf8').slice(0, 2_000_000),
+        );
+    } catch {
+      bundle = false;
+    }
+    bundleCache.set(path, bundle);
+  }
+  return bundle;
+}
+
+function bundleAdvice(className: string, file: string): string {
+  return `${className} is defined inside the bundle ${displayFile(file)} (webpack: nest build -b webpack or "webpack": true in nest-cli.json; or another bundler), which is also the file that starts the app. A worker thread loads the module and class files of @OffThread() providers by themselves, and a bundle has no such files: loading it would start the whole app again. Build without bundling ("builder": "tsc" or "swc" in nest-cli.json, which keeps one .js file per module), or bundle the worker module as an entry of its own and pass workerModule and workerModuleFile (its absolute path, e.g. path.join(__dirname, 'reports.module.js')) to OffThreadModule.forRoot().`;
+}
+
+function moduleFileAdvice(moduleName: string, className: string): string {
+  const file = suggestName(moduleName).replace(/\.ts$/, '.js');
+  return `Cannot find the file that exports the worker module ${moduleName} (needed to run ${className} off-thread): it is not in the CommonJS module cache. This happens in ES module apps (Nest 12's default, or "type": "module") and under Vitest or tsx. Pass both workerModule and workerModuleFile to OffThreadModule.forRoot(): in an ES module, workerModuleFile: new URL('./${file}', import.meta.url) (the compiled file next to the one calling forRoot()); in CommonJS, workerModuleFile: require.resolve('./${file.replace(/\.js$/, '')}'); under Vitest, the .ts source file.`;
+}
+
+function suggestName(moduleName: string): string {
+  const base = moduleName.replace(/Module$/, '') || moduleName;
+  return `${base.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase()}.module.ts`;
+}
+
+function displayFile(file: string): string {
+  return toPath(file);
 }

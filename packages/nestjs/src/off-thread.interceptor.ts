@@ -1,23 +1,31 @@
 import {
   type CallHandler,
   type ExecutionContext,
-  GatewayTimeoutException,
-  HttpException,
   Inject,
   Injectable,
   type NestInterceptor,
-  ServiceUnavailableException,
 } from '@nestjs/common';
-import { isOffThreadError, OffThreadErrorCode } from '@offthread/core';
 import { Observable } from 'rxjs';
 import { OFFTHREAD_MODULE_OPTIONS } from './off-thread.constants.js';
 import type { ResolvedModuleOptions } from './off-thread.options.js';
+import {
+  poolErrorMeaning,
+  toGraphQLError,
+  toHttpException,
+  toRpcException,
+  toWsException,
+} from './pool-errors.js';
 import { sharedState } from './protocol.js';
 
-interface HttpResponseLike {
+export { toHttpException } from './pool-errors.js';
+
+interface Closable {
   writableFinished?: boolean;
-  once(event: 'close', listener: () => void): unknown;
-  removeListener(event: 'close', listener: () => void): unknown;
+  once(event: string, listener: () => void): unknown;
+  removeListener(event: string, listener: () => void): unknown;
+}
+
+interface HttpResponseLike extends Closable {
   setHeader?(name: string, value: string): unknown;
   header?(name: string, value: string): unknown;
   headersSent?: boolean;
@@ -25,77 +33,77 @@ interface HttpResponseLike {
 }
 
 /**
- * Turn an offthread pool error into the HTTP error Nest should answer with:
- * ERR_OFFTHREAD_QUEUE_FULL → 503 ServiceUnavailableException, ERR_OFFTHREAD_TIMEOUT → 504
- * GatewayTimeoutException, ERR_OFFTHREAD_ABORTED → 499 (the client is gone; nothing is sent).
- * Anything else is returned unchanged (and answered 500 by Nest's default filter).
- */
-export function toHttpException(error: unknown): unknown {
-  if (!isOffThreadError(error)) return error;
-  switch (error.code) {
-    case OffThreadErrorCode.QUEUE_FULL:
-      return new ServiceUnavailableException(
-        'Server busy: too much CPU-heavy work is queued. Retry later.',
-        { cause: error },
-      );
-    case OffThreadErrorCode.TIMEOUT:
-      return new GatewayTimeoutException(
-        'The work for this request took too long and was stopped.',
-        { cause: error },
-      );
-    case OffThreadErrorCode.ABORTED:
-      return new HttpException('Client Closed Request', 499, { cause: error });
-    default:
-      return error;
-  }
-}
-
-/**
- * Registered globally by `OffThreadModule`. For each HTTP request it:
- * - gives the request's `@OffThread()` calls an AbortSignal that fires when the client
- *   disconnects before the response is sent (`abortOnDisconnect`);
- * - answers pool errors with HTTP errors (`httpErrors`, see {@link toHttpException}), adding
- *   `Retry-After` to the 503 of a full queue.
- * Other contexts (RPC, WebSocket) pass through untouched.
+ * Registered globally by `OffThreadModule`. For each request, event or message it:
+ * - gives its `@OffThread()` calls an AbortSignal that fires when the client goes away before
+ *   the answer is sent (HTTP response closed, WebSocket closed or disconnected;
+ *   `abortOnDisconnect`);
+ * - answers pool errors in the context's own terms (`httpErrors`): HTTP exceptions with
+ *   `Retry-After` on 503s, `RpcException`s, `WsException`s, GraphQL errors with
+ *   `extensions.code`. The table is {@link poolErrorMeaning}'s.
  */
 @Injectable()
 export class OffThreadInterceptor implements NestInterceptor {
   constructor(@Inject(OFFTHREAD_MODULE_OPTIONS) private readonly options: ResolvedModuleOptions) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    if (context.getType() !== 'http') return next.handle();
     const { abortOnDisconnect, httpErrors, retryAfter } = this.options;
-    const reply = context.switchToHttp().getResponse<HttpResponseLike>();
-    // Fastify hands out its reply; the Node response underneath is what closes.
-    const res = reply.raw ?? reply;
+    const type = context.getType<string>();
+    let closable: Closable | undefined;
+    let closeEvents: string[] = [];
+    let reply: HttpResponseLike | undefined;
+    if (type === 'http') {
+      reply = context.switchToHttp().getResponse<HttpResponseLike>();
+      // Fastify hands out its reply; the Node response underneath is what closes.
+      closable = reply.raw ?? reply;
+      closeEvents = ['close'];
+    } else if (type === 'ws') {
+      const client = context.switchToWs().getClient<Partial<Closable>>();
+      if (typeof client?.once === 'function' && typeof client.removeListener === 'function') {
+        closable = client as Closable;
+        // ws closes, socket.io disconnects.
+        closeEvents = ['close', 'disconnect'];
+      }
+    }
+    const map = (error: unknown): unknown => {
+      if (!httpErrors) return error;
+      switch (type) {
+        case 'http': {
+          const mapped = toHttpException(error);
+          const raw = reply?.raw ?? reply;
+          if (mapped !== error && poolErrorMeaning(error)?.retry && reply && !raw?.headersSent) {
+            setHeader(reply, 'Retry-After', String(retryAfter));
+          }
+          return mapped;
+        }
+        case 'rpc':
+          return toRpcException(error, retryAfter);
+        case 'ws':
+          return toWsException(error, retryAfter);
+        case 'graphql':
+          return toGraphQLError(error, retryAfter);
+        default:
+          return error;
+      }
+    };
+    const watch = abortOnDisconnect && closable !== undefined;
     return new Observable((subscriber) => {
       const controller = new AbortController();
       const onClose = () => {
-        if (!res.writableFinished) controller.abort(new Error('The HTTP client disconnected'));
+        if (!closable?.writableFinished)
+          controller.abort(new Error(`The ${type === 'http' ? 'HTTP' : type} client disconnected`));
       };
-      if (abortOnDisconnect) res.once('close', onClose);
+      if (watch) for (const event of closeEvents) closable!.once(event, onClose);
       const run = () =>
         next.handle().subscribe({
           next: (value) => subscriber.next(value),
           complete: () => subscriber.complete(),
-          error: (error: unknown) => {
-            if (!httpErrors) return subscriber.error(error);
-            const mapped = toHttpException(error);
-            if (
-              mapped instanceof ServiceUnavailableException &&
-              mapped !== error &&
-              !res.headersSent
-            ) {
-              setHeader(reply, 'Retry-After', String(retryAfter));
-            }
-            subscriber.error(mapped);
-          },
+          error: (error: unknown) => subscriber.error(map(error)),
         });
-      const subscription = abortOnDisconnect
+      const subscription = watch
         ? sharedState().request.run({ signal: controller.signal }, run)
         : run();
       return () => {
-        res.removeListener('close', onClose);
+        if (watch) for (const event of closeEvents) closable!.removeListener(event, onClose);
         subscription.unsubscribe();
       };
     });

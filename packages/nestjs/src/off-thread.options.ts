@@ -1,5 +1,5 @@
 import type { LogLevel, Type } from '@nestjs/common';
-import type { PoolOptions } from '@offthread/core';
+import { isTaskPool, type PoolOptions, type TaskPool } from '@offthread/core';
 
 /**
  * Options of `OffThreadModule.forRoot()`: every {@link PoolOptions} field (threads, queue,
@@ -7,6 +7,29 @@ import type { PoolOptions } from '@offthread/core';
  * see {@link defaultOffThreadModuleOptions}.
  */
 export interface OffThreadModuleOptions extends PoolOptions {
+  /**
+   * Run the calls on this pool instead of creating one: a `Pool` of `@offthread/core`, or any
+   * other {@link TaskPool} (e.g. a `RemotePool` that runs them in other processes). The module
+   * does not close a pool it did not create: close it yourself. Pool options (`maxThreads`...)
+   * cannot be combined with it. Defaults to a new `Pool` made from the pool options.
+   */
+  pool?: TaskPool;
+  /**
+   * Run `@OffThread()` methods on the main thread, on the app's own instances, instead of in
+   * pool threads (arguments and results are still copied by structured clone, and registered
+   * result classes restored, as between threads). Meant for tests: providers replaced with
+   * `Test.createTestingModule(...).overrideProvider(X)` are then the ones the methods see.
+   * `'auto'` is inline in a testing module made by `Test.createTestingModule()` and in threads
+   * everywhere else. Defaults to 'auto'.
+   */
+  inline?: boolean | 'auto';
+  /**
+   * Classes whose instances `@OffThread()` methods return, restored on the main thread
+   * (structured clone keeps only own data, so without this they arrive as plain objects:
+   * `ClassSerializerInterceptor` and `@Exclude()` would no longer apply to them). Matched by
+   * class name, at any depth of plain objects and arrays. Defaults to none.
+   */
+  classes?: Array<Type<unknown>>;
   /**
    * The module each worker thread bootstraps (once, lazily) with
    * `NestFactory.createApplicationContext()`. `@OffThread()` methods run on the instance this
@@ -43,11 +66,14 @@ export interface OffThreadModuleOptions extends PoolOptions {
    */
   abortOnDisconnect?: boolean;
   /**
-   * Answer pool errors raised while handling an HTTP request with HTTP errors: queue full
-   * → 503 with `Retry-After`, timeout → 504. Defaults to true.
+   * Answer pool errors raised while handling a request with the errors of its context: over
+   * HTTP, queue full, queue wait exceeded, pool closing and timeout → 503 with `Retry-After`,
+   * thread crash, out of memory, module failure, uncloneable data → 500 without internals;
+   * `RpcException` in microservices, `WsException` in gateways, an error with
+   * `extensions.code` in GraphQL. Defaults to true.
    */
   httpErrors?: boolean;
-  /** Seconds sent in the `Retry-After` header of a 503 for a full queue. Defaults to 1. */
+  /** Seconds sent in the `Retry-After` header of a 503. Defaults to 1. */
   retryAfter?: number;
   /**
    * Your own error classes thrown inside `@OffThread()` methods, so they arrive as instances of
@@ -58,6 +84,7 @@ export interface OffThreadModuleOptions extends PoolOptions {
 
 /** The defaults of the Nest-specific options (pool options default as in `@offthread/core`). */
 export const defaultOffThreadModuleOptions = {
+  inline: 'auto' as boolean | 'auto',
   workerLogger: ['error', 'warn'] as LogLevel[],
   preflight: true,
   shutdownTimeout: 10_000,
@@ -70,6 +97,12 @@ export const defaultOffThreadModuleOptions = {
 export interface OffThreadOptions {
   /** Stop the call after this many ms of running (queue time excluded). Defaults to the pool's `taskTimeout`. */
   timeout?: number;
+  /**
+   * Most ms the call may wait in the queue before it starts; past it, it rejects with
+   * ERR_OFFTHREAD_QUEUE_TIMEOUT (503 with `Retry-After` over HTTP). Defaults to the pool's
+   * `queueTimeout`.
+   */
+  queueTimeout?: number;
   /** Higher runs first among queued calls. Defaults to 0. */
   priority?: number;
   /**
@@ -84,6 +117,9 @@ type Transferable = import('node:worker_threads').Transferable;
 
 /** What `OffThreadModule` splits from the pool's options. */
 export const moduleOnlyKeys = [
+  'pool',
+  'inline',
+  'classes',
   'workerModule',
   'workerModuleFile',
   'workerLogger',
@@ -105,12 +141,30 @@ export type ResolvedModuleOptions = Required<
     | 'httpErrors'
     | 'retryAfter'
     | 'errors'
+    | 'inline'
   >
 > & {
   workerModule: Type<unknown> | undefined;
   workerModuleFile: string | undefined;
+  /** Options of the pool the module creates (empty when `existingPool` is given). */
   pool: PoolOptions;
+  /** A pool the app passed in, which the module uses but does not own. */
+  existingPool: TaskPool | undefined;
+  /** Result classes by name. */
+  classes: Map<string, Type<unknown>>;
 };
+
+/** Pool options that hold numbers: a string there is almost always an unconverted env value. */
+const numericPoolKeys = [
+  'minThreads',
+  'maxThreads',
+  'idleTimeout',
+  'queueTimeout',
+  'maxQueue',
+  'concurrentTasksPerWorker',
+  'taskTimeout',
+  'abortGracePeriod',
+] as const;
 
 function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
@@ -198,10 +252,58 @@ export function resolveModuleOptions(
       'options.errors must be an array of Error subclasses, like [ReportTooLargeError]',
     );
   }
+  if (o.inline !== undefined && typeof o.inline !== 'boolean' && o.inline !== 'auto') {
+    throw new TypeError(`options.inline must be true, false or 'auto', got ${describe(o.inline)}`);
+  }
+  const classes = new Map<string, Type<unknown>>();
+  if (o.classes !== undefined) {
+    if (!Array.isArray(o.classes) || o.classes.some((c) => typeof c !== 'function')) {
+      throw new TypeError(
+        'options.classes must be an array of classes, like [UserEntity], whose instances @OffThread() methods return',
+      );
+    }
+    for (const c of o.classes) {
+      const other = classes.get(c.name);
+      if (other !== undefined && other !== c) {
+        throw new TypeError(
+          `options.classes has two classes named ${c.name}: results are matched by class name, so give them distinct names`,
+        );
+      }
+      classes.set(c.name, c);
+    }
+  }
+  for (const key of numericPoolKeys) {
+    const value = (o as Record<string, unknown>)[key];
+    if (typeof value === 'string') {
+      // Environment variables and ConfigService.get() give strings; say so rather than
+      // guessing a conversion the core would not make for the same option.
+      throw new TypeError(
+        `options.${key} must be a number, got the string ${describe(value)}. Values from the environment or ConfigService are strings: convert them, e.g. ${key}: Number(config.get('MY_SETTING'))`,
+      );
+    }
+  }
   const pool: Record<string, unknown> = { ...o };
   for (const key of moduleOnlyKeys) delete pool[key];
+  let existingPool: TaskPool | undefined;
+  if (o.pool !== undefined) {
+    if (!isTaskPool(o.pool)) {
+      throw new TypeError(
+        `options.pool must be a pool of @offthread/core (new Pool()) or another TaskPool (run, stats, close, destroy), got ${describe(o.pool)}`,
+      );
+    }
+    const poolKeys = Object.keys(pool).filter((k) => pool[k] !== undefined);
+    if (poolKeys.length) {
+      throw new TypeError(
+        `options.pool cannot be combined with pool options (${poolKeys.map((k) => `options.${k}`).join(', ')}): set them where the pool is created`,
+      );
+    }
+    existingPool = o.pool;
+  }
   const d = defaultOffThreadModuleOptions;
   return {
+    existingPool,
+    classes,
+    inline: o.inline ?? d.inline,
     workerModule: o.workerModule,
     workerModuleFile,
     workerLogger: o.workerLogger ?? d.workerLogger,
@@ -227,13 +329,14 @@ export function checkOffThreadOptions(options: unknown): OffThreadOptions {
   }
   const o = options as OffThreadOptions;
   for (const key of Object.keys(o)) {
-    if (key !== 'timeout' && key !== 'priority' && key !== 'transfer') {
+    if (key !== 'timeout' && key !== 'queueTimeout' && key !== 'priority' && key !== 'transfer') {
       throw new TypeError(
-        `@OffThread() options.${key} is not an option. Known options: timeout, priority, transfer`,
+        `@OffThread() options.${key} is not an option. Known options: timeout, queueTimeout, priority, transfer`,
       );
     }
   }
   checkMs(o.timeout, '@OffThread() options.timeout');
+  checkMs(o.queueTimeout, '@OffThread() options.queueTimeout');
   if (o.priority !== undefined && (typeof o.priority !== 'number' || Number.isNaN(o.priority))) {
     throw new TypeError(
       `@OffThread() options.priority must be a number, got ${describe(o.priority)}`,

@@ -6,10 +6,21 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { LogLevel } from '@nestjs/common';
 import type { OffThreadOptions } from './off-thread.options.js';
 
-/** Where the worker finds a class and the module whose context provides it. */
+/**
+ * How the worker names the provider's injection token: a string, a `Symbol.for()` key, or a
+ * value (class, unique symbol) exported from a file.
+ */
+export type TokenRef =
+  | { kind: 'string'; value: string }
+  | { kind: 'symbol'; key: string }
+  | { kind: 'export'; file: string; exportName: string; name: string };
+
+/** Where the worker finds a provider and the module whose context provides it. */
 export interface TargetRef {
-  /** File exporting the class: absolute path or file: URL. */
-  classFile: string;
+  /** The token the app registered the provider under (the class itself for `providers: [X]`). */
+  token: TokenRef;
+  /** File exporting the class, when known: lets the worker find it by class as a fallback. */
+  classFile: string | undefined;
   /** Export name of the class in `classFile` (usually the class name). */
   classExport: string;
   className: string;
@@ -40,6 +51,16 @@ export type WorkerPayload = CallPayload | CheckPayload;
 
 /** Property the worker adds to an HttpException so the main thread can rebuild its class. */
 export const kHttpChain = 'offthreadHttpExceptionChain';
+
+/**
+ * What the worker answers a call with: the result, and where in it class instances were (path
+ * of keys, class name), so the main thread can restore the classes the app registered.
+ */
+export interface CallResult {
+  offthreadNestResult: true;
+  value: unknown;
+  classes: Array<[path: Array<string | number>, className: string]> | undefined;
+}
 
 /** What `@OffThread()` records about each decorated method, on the class prototype. */
 export interface DecoratedMethod {

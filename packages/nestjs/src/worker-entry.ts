@@ -11,11 +11,13 @@ import { NestFactory } from '@nestjs/core';
 import { onThreadClose } from '@offthread/core/worker';
 import {
   type CallPayload,
+  type CallResult,
   type CheckPayload,
   kHttpChain,
   type TargetRef,
   type WorkerPayload,
 } from './protocol.js';
+import { findClassInstances } from './result-classes.js';
 
 const contexts = new Map<string, Promise<INestApplicationContext>>();
 
@@ -45,18 +47,26 @@ async function call(payload: CallPayload): Promise<unknown> {
       `${target.className}.${method} is not a method of the instance the worker context resolved`,
     );
   }
+  let value: unknown;
   try {
-    return await fn.apply(instance, args);
+    value = await fn.apply(instance, args);
   } catch (error) {
     markHttpException(error);
     throw error;
   }
+  const result: CallResult = {
+    offthreadNestResult: true,
+    value,
+    classes: findClassInstances(value),
+  };
+  return result;
 }
 
 async function check(payload: CheckPayload): Promise<true> {
   const app = await context(payload.module, payload.logger);
   for (const target of payload.targets) {
     const instance = (await resolveInstance(app, target)) as Record<string, unknown>;
+    checkMetadata(app, instance.constructor as Function, target);
     for (const method of target.methods) {
       if (typeof instance[method] !== 'function') {
         throw new TypeError(
@@ -101,34 +111,133 @@ function context(
 }
 
 async function resolveInstance(app: INestApplicationContext, target: TargetRef): Promise<unknown> {
-  const ctor = await importExport(
-    target.classFile,
-    target.classExport,
-    `the class ${target.className}`,
-  );
+  const token = await tokenOf(target);
+  const get = (t: unknown) =>
+    target.transient
+      ? app.resolve(t as never, undefined, { strict: false })
+      : app.get(t as never, { strict: false });
   try {
-    return target.transient
-      ? await app.resolve(ctor as never, undefined, { strict: false })
-      : app.get(ctor as never, { strict: false });
+    return await get(token);
   } catch (error) {
+    // The worker module may register the class under another token than the app does.
+    const other = target.classFile === undefined ? undefined : await tokenByClass(app, target);
+    if (other !== undefined && other !== token) {
+      try {
+        return await get(other);
+      } catch {}
+    }
+    const name = target.token.kind === 'export' ? target.token.name : String(token);
+    const what = name === target.className ? name : `${name} (provided by ${target.className})`;
     throw new Error(
-      `${target.className} could not be resolved from ${target.moduleName} in a worker thread: ${(error as Error)?.message ?? error}. Add ${target.className} (and what it injects) to the providers of ${target.moduleName}, or to a module it imports.`,
+      `${what} could not be resolved from ${target.moduleName} in a worker thread: ${(error as Error)?.message ?? error}. Add the provider of ${name} (and what it injects) to the providers of ${target.moduleName}, or to a module it imports, the same way the app provides it.`,
       { cause: error },
     );
   }
 }
 
-async function importExport(file: string, name: string, what: string): Promise<unknown> {
+/** The token the app registered the provider under, as a value of this thread. */
+async function tokenOf(target: TargetRef): Promise<unknown> {
+  const ref = target.token;
+  if (ref.kind === 'string') return ref.value;
+  if (ref.kind === 'symbol') return Symbol.for(ref.key);
+  return importExport(ref.file, ref.exportName, `the token ${ref.name}`, false);
+}
+
+interface WrapperLike {
+  token?: unknown;
+  name?: unknown;
+  metatype?: unknown;
+  instance?: unknown;
+  inject?: unknown;
+}
+
+/** All provider wrappers of a context (Nest's container, stable across Nest 10-12). */
+function wrappersOf(app: INestApplicationContext): WrapperLike[] {
+  const container = (app as unknown as { container?: { getModules(): Map<unknown, unknown> } })
+    .container;
+  const wrappers: WrapperLike[] = [];
+  for (const module of container?.getModules().values() ?? []) {
+    const providers = (module as { providers?: Map<unknown, WrapperLike> }).providers;
+    for (const wrapper of providers?.values() ?? []) wrappers.push(wrapper);
+  }
+  return wrappers;
+}
+
+/** A token under which the worker context provides the class, if any. */
+async function tokenByClass(app: INestApplicationContext, target: TargetRef): Promise<unknown> {
+  let ctor: unknown;
+  try {
+    ctor = await importExport(
+      target.classFile!,
+      target.classExport,
+      `the class ${target.className}`,
+    );
+  } catch {
+    return undefined;
+  }
+  for (const wrapper of wrappersOf(app)) {
+    if (wrapper.metatype === ctor && !wrapper.inject) return wrapper.token ?? wrapper.name;
+  }
+  return undefined;
+}
+
+/**
+ * Code compiled without `emitDecoratorMetadata` (tsx, esbuild, Vitest's default transform)
+ * leaves Nest no constructor types: it constructs the class with `undefined` for every
+ * dependency and reports nothing. Catch that at start-up for the provider and what it injects.
+ */
+function checkMetadata(app: INestApplicationContext, ctor: Function, target: TargetRef): void {
+  const reflect = Reflect as unknown as {
+    getMetadata?: (key: string, target: object) => unknown;
+  };
+  if (typeof reflect.getMetadata !== 'function') {
+    throw new Error(
+      `reflect-metadata is not loaded in the worker thread, so Nest cannot inject the dependencies of ${target.className}. Import 'reflect-metadata' at the top of the worker module's file (${target.moduleName}).`,
+    );
+  }
+  const lacking: string[] = [];
+  const seen = new Set<Function>();
+  const visit = (c: Function) => {
+    if (seen.has(c)) return;
+    seen.add(c);
+    if (c.length === 0) return;
+    const types = reflect.getMetadata!('design:paramtypes', c) as unknown[] | undefined;
+    const explicit = (reflect.getMetadata!('self:paramtypes', c) as Array<{ index: number }>) ?? [];
+    if (types === undefined && explicit.length < c.length) lacking.push(c.name || '(anonymous)');
+  };
+  visit(ctor);
+  // The app's own @Injectable() classes; Nest's internal providers (ModuleRef...) inject explicitly.
+  for (const wrapper of wrappersOf(app)) {
+    const c = wrapper.metatype;
+    if (typeof c === 'function' && !wrapper.inject && reflect.getMetadata('__injectable__', c))
+      visit(c);
+  }
+  if (lacking.length) {
+    throw new Error(
+      `${lacking.join(', ')} ${lacking.length === 1 ? 'has' : 'have'} constructor parameters but no decorator metadata in the worker thread, so Nest would inject undefined for them. The files were compiled without emitDecoratorMetadata (tsx, esbuild and Vitest's default transform emit none). Run the compiled JavaScript (tsc, SWC, nest build), inject each parameter with an explicit @Inject(Token), or, in tests, run @OffThread() methods inline (the default in Test.createTestingModule(), or inline: true).`,
+    );
+  }
+}
+
+async function importExport(
+  file: string,
+  name: string,
+  what: string,
+  mustBeFunction = true,
+): Promise<unknown> {
   const ns = await load(file);
   const cjs = ns.default as Record<string, unknown> | undefined;
-  const value =
-    ns[name] ??
-    (cjs !== null && (typeof cjs === 'object' || typeof cjs === 'function')
+  // Own exports only: a name must never reach Object.prototype.
+  const value = Object.hasOwn(ns, name)
+    ? ns[name]
+    : cjs !== null &&
+        (typeof cjs === 'object' || typeof cjs === 'function') &&
+        Object.hasOwn(cjs, name)
       ? cjs[name]
-      : undefined);
-  if (typeof value !== 'function') {
+      : undefined;
+  if (mustBeFunction ? typeof value !== 'function' : value === undefined) {
     throw new TypeError(
-      `${file} does not export ${what} under the name '${name}'. Export it: export class ${name} ...`,
+      `${file} does not export ${what} under the name '${name}'. Export it: export ${mustBeFunction ? 'class' : 'const'} ${name} ...`,
     );
   }
   return value;
@@ -175,7 +284,7 @@ function registerTsx(requireFrom: NodeJS.Require): void {
     return;
   }
   throw new Error(
-    'Cannot load TypeScript in a worker thread: install tsx (npm install --save-dev tsx), start the app with a TypeScript loader (ts-node, @swc-node/register), or run the compiled JavaScript.',
+    'Cannot load TypeScript in a worker thread. Run the compiled JavaScript (tsc, SWC, nest build), or start the app with a TypeScript loader that emits decorator metadata (ts-node, @swc-node/register), which threads inherit. In tests, run @OffThread() methods inline instead (the default in Test.createTestingModule(), or inline: true). tsx can load the files (npm install --save-dev tsx) but emits no decorator metadata: only classes that inject with explicit @Inject(Token) work under it.',
   );
 }
 

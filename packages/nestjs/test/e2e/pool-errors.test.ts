@@ -2,13 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { startApp } from '../support/app.js';
 import { get, waitFor } from '../support/http.js';
 
-describe('pool errors become HTTP errors', () => {
-  it('a call past its timeout answers 504 and its thread is replaced', async () => {
-    const { url } = await startApp({ maxThreads: 1 });
+describe('pool errors become HTTP errors (the table shared with @offthread/express)', () => {
+  it('a call past its timeout answers 503 with Retry-After, and its thread is replaced', async () => {
+    const { url } = await startApp({ maxThreads: 1, retryAfter: 4 });
     const reply = await get(`${url}/busy/5000`);
-    expect(reply.status).toBe(504);
+    expect(reply.status).toBe(503);
+    expect(reply.headers['retry-after']).toBe('4');
     expect(reply.body).toMatchObject({
-      statusCode: 504,
+      statusCode: 503,
+      code: 'ERR_OFFTHREAD_TIMEOUT',
       message: expect.stringMatching(/took too long/),
     });
     // The next call gets a fresh thread (and context) and succeeds.
@@ -33,5 +35,25 @@ describe('pool errors become HTTP errors', () => {
     expect(rejected.body).toMatchObject({ statusCode: 503 });
     expect((await running).status).toBe(200);
     expect((await queued).status).toBe(200);
+  });
+});
+
+describe('server-side failures answer 500 without internals', () => {
+  it('a crashed thread answers 500; the body has no path, and the next call works', async () => {
+    const { url } = await startApp({ maxThreads: 1 });
+    const reply = await get(`${url}/crash`);
+    expect(reply.status).toBe(500);
+    expect(reply.headers['retry-after']).toBeUndefined();
+    expect(reply.body).toMatchObject({ statusCode: 500, code: 'ERR_OFFTHREAD_WORKER_EXIT' });
+    expect(JSON.stringify(reply.body)).not.toMatch(/[\\/]fixtures[\\/]|\.js/);
+    expect((await get(`${url}/build/10`)).status).toBe(200);
+  });
+
+  it('an uncloneable result answers 500 without the function source', async () => {
+    const { url } = await startApp({ maxThreads: 1 });
+    const reply = await get(`${url}/uncloneable`);
+    expect(reply.status).toBe(500);
+    expect(reply.body).toMatchObject({ statusCode: 500, code: 'ERR_OFFTHREAD_UNCLONEABLE' });
+    expect(JSON.stringify(reply.body)).not.toMatch(/secret-source/);
   });
 });

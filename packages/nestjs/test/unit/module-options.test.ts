@@ -1,7 +1,6 @@
 import { Injectable, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import type { Pool } from '@offthread/core';
-import { OffThreadError, OffThreadErrorCode } from '@offthread/core';
+import { OffThreadError, OffThreadErrorCode, Pool } from '@offthread/core';
 import {
   InjectPool,
   OFFTHREAD_POOL,
@@ -34,6 +33,42 @@ describe('OffThreadModule options', () => {
       imports: [OffThreadModule.forRoot({ maxThreads: 0 })],
     }).compile();
     await expect(compiling).rejects.toThrow(/options\.maxThreads must be a positive integer/);
+  });
+
+  it('an environment string such as "3" for a numeric pool option names the option and the conversion', async () => {
+    const compiling = Test.createTestingModule({
+      imports: [
+        OffThreadModule.forRootAsync({
+          useFactory: () => ({ maxThreads: '3' as unknown as number }),
+        }),
+      ],
+    }).compile();
+    await expect(compiling).rejects.toThrow(
+      /options\.maxThreads must be a number, got the string "3".*Number\(/,
+    );
+  });
+
+  it('accepts any TaskPool as options.pool, uses it, and leaves it open on shutdown', async () => {
+    const pool = new Pool({ maxThreads: 1, name: 'app-owned' });
+    try {
+      expect(() => OffThreadModule.forRoot({ pool: pool as never, maxThreads: 2 })).toThrow(
+        /options\.pool cannot be combined with pool options \(options\.maxThreads\)/,
+      );
+      expect(() => OffThreadModule.forRoot({ pool: {} as never })).toThrow(
+        /options\.pool must be a pool of @offthread\/core/,
+      );
+      const moduleRef = await Test.createTestingModule({
+        imports: [OffThreadModule.forRoot({ pool: pool as never })],
+      }).compile();
+      expect(moduleRef.get(OFFTHREAD_POOL)).toBe(pool);
+      await moduleRef.close();
+      // Not the module's to close.
+      await expect(
+        pool.run(2, { filename: new URL('../fixtures/tasks/double.mjs', import.meta.url) }),
+      ).resolves.toBe(4);
+    } finally {
+      await pool.destroy();
+    }
   });
 
   it('rejects invalid @OffThread() options when the class is defined', () => {
@@ -75,22 +110,41 @@ describe('@InjectPool() and forRootAsync({ useClass })', () => {
   });
 });
 
-describe('toHttpException', () => {
-  it('maps queue full to 503, timeout to 504, abort to 499, and leaves other errors alone', () => {
-    const full = toHttpException(new OffThreadError(OffThreadErrorCode.QUEUE_FULL, 'full')) as {
-      getStatus(): number;
-    };
-    expect(full.getStatus()).toBe(503);
-    const timeout = toHttpException(new OffThreadError(OffThreadErrorCode.TIMEOUT, 'slow')) as {
-      getStatus(): number;
-    };
-    expect(timeout.getStatus()).toBe(504);
-    const aborted = toHttpException(new OffThreadError(OffThreadErrorCode.ABORTED, 'gone')) as {
-      getStatus(): number;
-    };
-    expect(aborted.getStatus()).toBe(499);
-    const crash = new OffThreadError(OffThreadErrorCode.WORKER_EXIT, 'crash');
-    expect(toHttpException(crash)).toBe(crash);
+describe('toHttpException: the one table of @offthread adapters', () => {
+  const status = (code: string) =>
+    (
+      toHttpException(new OffThreadError(code as never, 'x')) as { getStatus(): number }
+    ).getStatus();
+
+  it.each([
+    [OffThreadErrorCode.QUEUE_FULL, 503],
+    ['ERR_OFFTHREAD_QUEUE_TIMEOUT', 503],
+    [OffThreadErrorCode.POOL_CLOSED, 503],
+    [OffThreadErrorCode.TIMEOUT, 503],
+    [OffThreadErrorCode.WORKER_EXIT, 500],
+    [OffThreadErrorCode.OUT_OF_MEMORY, 500],
+    [OffThreadErrorCode.WORKER_INIT, 500],
+    [OffThreadErrorCode.UNCLONEABLE, 500],
+    [OffThreadErrorCode.ABORTED, 499],
+  ])('%s answers %i', (code, expected) => {
+    expect(status(code)).toBe(expected);
+  });
+
+  it('a 500 body carries neither the file path nor the source of the pool error', () => {
+    const error = new OffThreadError(
+      OffThreadErrorCode.UNCLONEABLE,
+      '() => 1 could not be cloned in /srv/app/dist/report.service.js',
+    );
+    const mapped = toHttpException(error) as { getResponse(): unknown; cause: unknown };
+    expect(JSON.stringify(mapped.getResponse())).not.toMatch(/srv|=>/);
+    expect(mapped.getResponse()).toMatchObject({
+      statusCode: 500,
+      code: 'ERR_OFFTHREAD_UNCLONEABLE',
+    });
+    expect(mapped.cause).toBe(error);
+  });
+
+  it('leaves the app’s own errors alone', () => {
     const plain = new Error('x');
     expect(toHttpException(plain)).toBe(plain);
   });

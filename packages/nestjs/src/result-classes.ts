@@ -1,0 +1,101 @@
+/**
+ * Structured clone keeps an object's own data but not its class. The worker records where class
+ * instances sit in a result; the main thread gives back the prototype of the classes the app
+ * registered (`classes` option), so `ClassSerializerInterceptor`'s `@Exclude()` and `instanceof`
+ * see them as if the method had run inline.
+ */
+
+type Path = Array<string | number>;
+
+/** Prototypes that structured clone recreates by itself, or that are not worth marking. */
+function isPlainPrototype(proto: object | null): boolean {
+  return proto === null || proto === Object.prototype || proto === Array.prototype;
+}
+
+const kMaxNodes = 10_000;
+const kMaxDepth = 32;
+
+/**
+ * Where instances of user classes are in `value`: plain objects and arrays are walked (up to
+ * 32 levels and 10 000 objects, enough for results and cheap for large ones), built-ins that
+ * structured clone restores itself (Date, Map, typed arrays, errors...) are left alone.
+ */
+export function findClassInstances(value: unknown): Array<[Path, string]> | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
+  let found: Array<[Path, string]> | undefined;
+  let visited = 0;
+  const seen = new Set<object>();
+  const visit = (node: object, path: Path): void => {
+    if (seen.has(node) || ++visited > kMaxNodes || path.length > kMaxDepth) return;
+    seen.add(node);
+    const proto = Object.getPrototypeOf(node) as object | null;
+    if (!isPlainPrototype(proto)) {
+      const name = userClassName(node, proto!);
+      if (name === undefined) return;
+      found ??= [];
+      found.push([path.slice(), name]);
+    }
+    if (Array.isArray(node)) {
+      for (let i = 0; i < node.length; i++) {
+        const item = node[i] as unknown;
+        if (item !== null && typeof item === 'object') visit(item, [...path, i]);
+      }
+      return;
+    }
+    for (const key of Object.keys(node)) {
+      const item = (node as Record<string, unknown>)[key];
+      if (item !== null && typeof item === 'object') visit(item, [...path, key]);
+    }
+  };
+  visit(value, []);
+  return found;
+}
+
+/** The class name of an instance of a user class, or undefined for built-ins. */
+function userClassName(node: object, proto: object): string | undefined {
+  if (
+    ArrayBuffer.isView(node) ||
+    node instanceof ArrayBuffer ||
+    node instanceof Date ||
+    node instanceof RegExp ||
+    node instanceof Map ||
+    node instanceof Set ||
+    node instanceof Error ||
+    (typeof SharedArrayBuffer !== 'undefined' && node instanceof SharedArrayBuffer)
+  ) {
+    return undefined;
+  }
+  const ctor = (proto as { constructor?: { name?: unknown } }).constructor;
+  const name = typeof ctor === 'function' ? ctor.name : undefined;
+  return typeof name === 'string' && name !== '' ? name : undefined;
+}
+
+/**
+ * Give the objects at `classes`' paths the prototype of the registered class of that name.
+ * Returns the names that were not registered (their objects stay plain).
+ */
+export function restoreClassInstances(
+  value: unknown,
+  classes: Array<[Path, string]>,
+  registry: ReadonlyMap<string, Function>,
+): string[] {
+  const missing: string[] = [];
+  for (const [path, name] of classes) {
+    let node = value as Record<string | number, unknown> | undefined;
+    for (const key of path) {
+      if (node === null || typeof node !== 'object' || !Object.hasOwn(node, key)) {
+        node = undefined;
+        break;
+      }
+      node = node[key] as Record<string | number, unknown> | undefined;
+    }
+    if (node === null || node === undefined || typeof node !== 'object') continue;
+    const Class = registry.get(name);
+    if (Class === undefined) {
+      if (!missing.includes(name)) missing.push(name);
+      continue;
+    }
+    Object.setPrototypeOf(node, Class.prototype);
+  }
+  return missing;
+}
