@@ -1,0 +1,59 @@
+/**
+ * The worker entries of the offthread adapters, which a remote pool routes by package name and
+ * version instead of by path. Their argument names the user's modules by absolute path (the
+ * Express handler, the Nest classes); those paths are rewritten to root-relative ones on the
+ * caller and resolved under the worker's own root (hash-checked) on the worker, so a job can
+ * still only reach code under the worker's root. Only the fields listed here are rewritten.
+ */
+
+/** Rewrites each module path in an adapter entry's argument with `map`. */
+type MapPaths = (arg: unknown, name: string, map: (path: string) => string) => unknown;
+
+interface AdapterEntry {
+  /** Paths inside the package that are worker entries. */
+  entry: RegExp;
+  mapPaths: MapPaths;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function mapField(
+  obj: Record<string, unknown>,
+  key: string,
+  map: (path: string) => string,
+): Record<string, unknown> {
+  const value = obj[key];
+  if (typeof value !== 'string') return obj;
+  return { ...obj, [key]: map(value) };
+}
+
+/** Keyed by package name; a null prototype, as the key comes from a job. */
+export const adapterEntries: Record<string, AdapterEntry> = Object.assign(Object.create(null), {
+  '@offthread/express': {
+    entry: /^dist\/dispatch\.(js|cjs|mjs)$/,
+    // `check(filename)` and `dispatch({ f, r, p })`. The stream port `p` cannot cross machines:
+    // without it the dispatcher collects a streamed body and sends it in one piece.
+    mapPaths(arg, name, map) {
+      if (name === 'check') return typeof arg === 'string' ? map(arg) : arg;
+      if (!isRecord(arg)) return arg;
+      const { p: _port, ...rest } = arg;
+      return mapField(rest, 'f', map);
+    },
+  },
+  '@offthread/nestjs': {
+    entry: /^dist\/worker-entry\.(js|cjs|mjs)$/,
+    // { op: 'call', target } and { op: 'check', module, targets[] }: classFile / moduleFile.
+    mapPaths(arg, _name, map) {
+      if (!isRecord(arg)) return arg;
+      const target = (t: unknown) =>
+        isRecord(t) ? mapField(mapField(t, 'classFile', map), 'moduleFile', map) : t;
+      const out: Record<string, unknown> = { ...arg };
+      if (isRecord(arg.target)) out.target = target(arg.target);
+      if (isRecord(arg.module)) out.module = mapField(arg.module, 'moduleFile', map);
+      if (Array.isArray(arg.targets)) out.targets = arg.targets.map(target);
+      return out;
+    },
+  },
+} satisfies Record<string, AdapterEntry>);

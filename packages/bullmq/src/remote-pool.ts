@@ -1,0 +1,840 @@
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import {
+  isOffThreadError,
+  OffThreadErrorCode,
+  type PoolProxy,
+  type PoolStats,
+  type RunOptions,
+  type TaskPool,
+} from '@offthread/core';
+import { type ConnectionOptions, Queue, QueueEvents, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { adapterEntries } from './adapters.js';
+import { type RedisConnection, redisOptions } from './connection.js';
+import { offThreadError, RemoteErrorCode } from './errors.js';
+import { moduleRef, resolveRoot, toPath } from './modules.js';
+import { keys, toBullPriority } from './shared.js';
+import { SampleWindow } from './stats.js';
+import { decodeOutcome, deserializeError, encode, type JobData, type ModuleRef } from './wire.js';
+
+/** How long to wait before a retry: fixed ms, or `{ type: 'exponential', delay }` (delay × 2^(n-1)). */
+export type Backoff = number | { type: 'fixed' | 'exponential'; delay: number };
+
+/** Options of one remote call: those of a local `pool.run()` plus retries and a queue bound. */
+export interface RemoteRunOptions extends RunOptions {
+  /** Most ms the task may wait in the queue before a worker starts it. Defaults to the pool's `queueTimeout`. */
+  queueTimeout?: number;
+  /** Tries in all, for idempotent tasks. Defaults to the pool's `attempts` (1: no retry). */
+  attempts?: number;
+  /** Wait between tries. Defaults to the pool's `backoff`. */
+  backoff?: Backoff;
+}
+
+/** Options of {@link RemotePool}. `queue` and `root` are required; see {@link defaultRemotePoolOptions}. */
+export interface RemotePoolOptions {
+  /** The BullMQ queue name; workers started with `serve()` on the same name run the tasks. */
+  queue: string;
+  /** The directory task modules live in; they are named to workers relative to it. */
+  root: string | URL;
+  /** Redis: ioredis options or a redis:// URL. Defaults to 127.0.0.1:6379. */
+  connection?: RedisConnection;
+  /** BullMQ key prefix. Defaults to 'bull'. */
+  prefix?: string;
+  /** The task module used when `run()` is given no `filename`. */
+  filename?: string | URL;
+  /** A name shown in stats. Defaults to the queue name. */
+  name?: string;
+  /** Largest encoded argument in bytes; larger ones reject with ERR_OFFTHREAD_PAYLOAD_TOO_LARGE. Defaults to 1 MiB. */
+  maxPayloadSize?: number;
+  /** Default running-time `timeout` (ms) of every task. Defaults to none. */
+  taskTimeout?: number;
+  /** Default queue bound (ms) of every task. Defaults to `Infinity`. */
+  queueTimeout?: number;
+  /** Default tries per task (opt-in retries for idempotent tasks). Defaults to 1. */
+  attempts?: number;
+  /** Default wait between tries. Defaults to 1000 ms. */
+  backoff?: Backoff;
+  /**
+   * How often (ms) this pool checks for jobs whose worker died (their lock expired). A dead
+   * worker's tasks fail within the workers' `lockDuration` plus about two of these. Defaults to 1000.
+   */
+  stalledInterval?: number;
+}
+
+/** The defaults of {@link RemotePoolOptions}. */
+export const defaultRemotePoolOptions = Object.freeze({
+  connection: 'redis://127.0.0.1:6379',
+  prefix: 'bull',
+  maxPayloadSize: 1024 * 1024,
+  taskTimeout: undefined as number | undefined,
+  queueTimeout: Number.POSITIVE_INFINITY,
+  attempts: 1,
+  backoff: 1000 as Backoff,
+  stalledInterval: 1000,
+});
+
+/** A worker process as it last reported itself (every second). */
+export interface RemoteWorkerStats {
+  id: string;
+  host: string;
+  pid: number;
+  /** Threads alive in its local pool, and the most it starts. */
+  threads: number;
+  maxThreads: number;
+  running: number;
+  queued: number;
+  completed: number;
+  failed: number;
+  /** Epoch ms of the report. */
+  at: number;
+}
+
+/** What {@link RemotePool.stats} returns: the local pool's shape plus the queue as Redis sees it. */
+export interface RemotePoolStats extends PoolStats {
+  /** The queue and its workers, refreshed every second while the pool is open. */
+  remote: {
+    /** Jobs waiting for a worker (all callers of the queue). */
+    waiting: number;
+    /** Jobs being run (all callers of the queue). */
+    active: number;
+    workers: RemoteWorkerStats[];
+    /** Whether this pool is connected to Redis right now. */
+    connected: boolean;
+    /** Epoch ms of the last refresh; 0 before the first. */
+    updatedAt: number;
+  };
+}
+
+interface Call {
+  arg: Buffer | undefined;
+  data: JobData;
+  jobId: string;
+  name: string;
+  priority: number;
+  attempt: number;
+  attempts: number;
+  backoff: Backoff;
+  queueTimeout: number;
+  started: boolean;
+  settled: boolean;
+  submittedAt: number;
+  startedAt: number;
+  timer?: NodeJS.Timeout;
+  signal?: AbortSignal;
+  onAbort?: () => void;
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+const NOT_RETRIED = new Set<string>([
+  OffThreadErrorCode.ABORTED,
+  OffThreadErrorCode.POOL_CLOSED,
+  OffThreadErrorCode.TASK_NOT_FOUND,
+  OffThreadErrorCode.UNCLONEABLE,
+  OffThreadErrorCode.WORKER_INIT,
+  RemoteErrorCode.QUEUE_TIMEOUT,
+  RemoteErrorCode.MODULE_MISMATCH,
+  RemoteErrorCode.OUTSIDE_ROOT,
+  RemoteErrorCode.PAYLOAD_TOO_LARGE,
+  RemoteErrorCode.REDIS_UNAVAILABLE,
+]);
+
+const knownOptions = new Set([
+  'queue',
+  'root',
+  'connection',
+  'prefix',
+  'filename',
+  'name',
+  'maxPayloadSize',
+  'taskTimeout',
+  'queueTimeout',
+  'attempts',
+  'backoff',
+  'stalledInterval',
+]);
+
+function checkMs(value: unknown, path: string, allowInfinity: boolean): void {
+  if (typeof value !== 'number' || Number.isNaN(value)) {
+    throw new TypeError(`${path} must be a number of milliseconds, got ${String(value)}`);
+  }
+  if (
+    value < 0 ||
+    (!allowInfinity && !Number.isFinite(value)) ||
+    (Number.isFinite(value) && value > 2 ** 31 - 1)
+  ) {
+    throw new RangeError(
+      `${path} must be between 0 and 2147483647 ms${allowInfinity ? ' (or Infinity)' : ''}, got ${value}`,
+    );
+  }
+}
+
+function checkAttempts(value: unknown, path: string): void {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 1000) {
+    throw new RangeError(`${path} must be an integer from 1 to 1000, got ${String(value)}`);
+  }
+}
+
+function checkBackoff(value: unknown, path: string): void {
+  if (typeof value === 'number') return checkMs(value, path, false);
+  const b = value as { type?: unknown; delay?: unknown } | null;
+  if (!b || typeof b !== 'object' || (b.type !== 'fixed' && b.type !== 'exponential')) {
+    throw new TypeError(`${path} must be ms or { type: 'fixed' | 'exponential', delay: ms }`);
+  }
+  checkMs(b.delay, `${path}.delay`, false);
+}
+
+function backoffDelay(backoff: Backoff, attempt: number): number {
+  if (typeof backoff === 'number') return backoff;
+  return backoff.type === 'fixed'
+    ? backoff.delay
+    : Math.min(backoff.delay * 2 ** (attempt - 1), 2 ** 31 - 1);
+}
+
+/**
+ * A pool whose threads are on other machines: tasks go through a BullMQ queue on Redis to
+ * worker processes started with {@link serve}, each running them on its own local `Pool`. It
+ * implements the core's `TaskPool`, so it can replace a local `Pool` wherever one is accepted
+ * (`offThread(handler, { pool })` in Express, `OffThreadModule.forRoot({ pool })` in Nest).
+ *
+ * @throws {TypeError | RangeError} for a missing or invalid option (the message names it).
+ *
+ * @example
+ * const pool = new RemotePool({ queue: 'reports', root: new URL('./dist/', import.meta.url) });
+ * const pdf = await pool.run(input, { filename: new URL('./dist/render.js', import.meta.url), timeout: 5000 });
+ */
+export class RemotePool extends EventEmitter implements TaskPool {
+  /** The queue's name. */
+  readonly queueName: string;
+  /** The resolved root directory. */
+  readonly root: string;
+  private readonly filename: string | undefined;
+  private readonly o: {
+    prefix: string;
+    name: string;
+    maxPayloadSize: number;
+    taskTimeout: number | undefined;
+    queueTimeout: number;
+    attempts: number;
+    backoff: Backoff;
+    stalledInterval: number;
+  };
+  private readonly redis: ReturnType<typeof redisOptions>;
+  private readonly id = randomUUID().slice(0, 8);
+  private seq = 0;
+  private readonly calls = new Map<string, Call>();
+  private queue?: Queue;
+  private events?: QueueEvents;
+  private checker?: Worker;
+  private control?: Redis;
+  private ready?: Promise<void>;
+  private connected = false;
+  private closing = false;
+  private closed = false;
+  private completed = 0;
+  private failed = 0;
+  private readonly runTimes = new SampleWindow();
+  private readonly waitTimes = new SampleWindow();
+  private refreshTimer?: NodeJS.Timeout;
+  private remote: RemotePoolStats['remote'] = {
+    waiting: 0,
+    active: 0,
+    workers: [],
+    connected: false,
+    updatedAt: 0,
+  };
+
+  constructor(options: RemotePoolOptions) {
+    super();
+    if (options === null || typeof options !== 'object') {
+      throw new TypeError(
+        'new RemotePool(options) expects an object like { queue, root, connection }',
+      );
+    }
+    for (const key of Object.keys(options)) {
+      if (!knownOptions.has(key)) {
+        throw new TypeError(
+          `options.${key} is not a RemotePool option. Known options: ${[...knownOptions].join(', ')}`,
+        );
+      }
+    }
+    if (typeof options.queue !== 'string' || options.queue === '' || options.queue.includes(':')) {
+      throw new TypeError(
+        `options.queue must be a non-empty queue name without ':', got ${JSON.stringify(options.queue)}`,
+      );
+    }
+    this.queueName = options.queue;
+    this.root = resolveRoot(options.root, 'options.root');
+    this.filename =
+      options.filename === undefined ? undefined : toPath(options.filename, 'options.filename');
+    this.redis = redisOptions(options.connection, 'options.connection');
+    const d = defaultRemotePoolOptions;
+    if (
+      options.prefix !== undefined &&
+      (typeof options.prefix !== 'string' || options.prefix === '')
+    ) {
+      throw new TypeError('options.prefix must be a non-empty string');
+    }
+    if (options.maxPayloadSize !== undefined) {
+      if (!Number.isInteger(options.maxPayloadSize) || options.maxPayloadSize < 1) {
+        throw new RangeError(
+          `options.maxPayloadSize must be a positive integer number of bytes, got ${String(options.maxPayloadSize)}`,
+        );
+      }
+    }
+    if (options.taskTimeout !== undefined)
+      checkMs(options.taskTimeout, 'options.taskTimeout', true);
+    if (options.queueTimeout !== undefined)
+      checkMs(options.queueTimeout, 'options.queueTimeout', true);
+    if (options.attempts !== undefined) checkAttempts(options.attempts, 'options.attempts');
+    if (options.backoff !== undefined) checkBackoff(options.backoff, 'options.backoff');
+    if (options.stalledInterval !== undefined) {
+      checkMs(options.stalledInterval, 'options.stalledInterval', false);
+      if (options.stalledInterval < 1)
+        throw new RangeError('options.stalledInterval must be at least 1 ms');
+    }
+    if (options.name !== undefined && typeof options.name !== 'string') {
+      throw new TypeError('options.name must be a string');
+    }
+    this.o = {
+      prefix: options.prefix ?? d.prefix,
+      name: options.name ?? options.queue,
+      maxPayloadSize: options.maxPayloadSize ?? d.maxPayloadSize,
+      taskTimeout:
+        options.taskTimeout === Number.POSITIVE_INFINITY ? undefined : options.taskTimeout,
+      queueTimeout: options.queueTimeout ?? d.queueTimeout,
+      attempts: options.attempts ?? d.attempts,
+      backoff: options.backoff ?? d.backoff,
+      stalledInterval: options.stalledInterval ?? d.stalledInterval,
+    };
+  }
+
+  /**
+   * Connect to Redis and start listening for results. `run()` does it on first use; await it at
+   * start-up to fail fast when Redis is unreachable (rejects with ERR_OFFTHREAD_REDIS_UNAVAILABLE).
+   */
+  connect(): Promise<void> {
+    if (this.closing) return Promise.reject(this.closedError());
+    this.ready ??= this.start();
+    return this.ready;
+  }
+
+  private async start(): Promise<void> {
+    const connection = this.redis;
+    const k = keys(this.o.prefix, this.queueName);
+    const control = new Redis({ ...connection, enableOfflineQueue: false, lazyConnect: true });
+    this.control = control;
+    control.on('error', () => {}); // reported through 'close' and rejected calls
+    control.on('ready', () => {
+      this.connected = true;
+      this.emit('connect');
+    });
+    control.on('close', () => {
+      if (!this.connected) return;
+      this.connected = false;
+      this.emit('disconnect');
+      // Jobs in flight may be lost with Redis (or their results never reach us): fail them now
+      // rather than leave callers waiting on a result that may never come.
+      this.failAll(() =>
+        offThreadError(
+          RemoteErrorCode.REDIS_UNAVAILABLE,
+          `The connection to Redis (${this.where()}) was lost while the task was in flight; it may or may not have run.`,
+        ),
+      );
+    });
+    try {
+      await control.connect();
+    } catch (error) {
+      this.ready = undefined;
+      control.disconnect();
+      throw this.unavailable(error);
+    }
+    // Results are read from the queue's event stream starting at its current end, so nothing
+    // that happens after our first job is added can be missed.
+    const last = (await control.xrevrange(k.events, '+', '-', 'COUNT', 1)) as [string, string[]][];
+    const lastEventId = last[0]?.[0] ?? '0-0';
+    this.queue = new Queue(this.queueName, {
+      connection: { ...connection, enableOfflineQueue: false } as ConnectionOptions,
+      prefix: this.o.prefix,
+    });
+    this.queue.on('error', () => {});
+    this.events = new QueueEvents(this.queueName, {
+      connection: connection as ConnectionOptions,
+      prefix: this.o.prefix,
+      lastEventId,
+    });
+    this.events.on('error', () => {});
+    this.events.on('active', ({ jobId }) => this.onActive(jobId));
+    this.events.on('completed', ({ jobId, returnvalue }) => this.onCompleted(jobId, returnvalue));
+    this.events.on('failed', ({ jobId, failedReason }) => this.onFailed(jobId, failedReason));
+    this.events.on('stalled', ({ jobId }) =>
+      this.onFailed(jobId, 'job stalled more than allowable limit'),
+    );
+    // Jobs whose worker died keep their expired lock; a stalled check finds them. Workers run one
+    // too, but the caller runs its own so a lone dead worker's tasks still fail in bounded time.
+    // maxStalledCount 0: a stalled job is failed, never silently run again (at-most-once).
+    this.checker = new Worker(this.queueName, null, {
+      connection: connection as ConnectionOptions,
+      prefix: this.o.prefix,
+      autorun: false,
+      maxStalledCount: 0,
+      stalledInterval: this.o.stalledInterval,
+    });
+    this.checker.on('error', () => {});
+    await Promise.all([this.queue.waitUntilReady(), this.events.waitUntilReady()]);
+    await this.checker.startStalledCheckTimer();
+    this.refreshTimer = setInterval(() => this.refresh(), 1000);
+    this.refreshTimer.unref();
+    this.refresh();
+  }
+
+  private where(): string {
+    return `${this.redis.host ?? '127.0.0.1'}:${this.redis.port ?? 6379}`;
+  }
+
+  private unavailable(cause: unknown) {
+    return offThreadError(
+      RemoteErrorCode.REDIS_UNAVAILABLE,
+      `Redis (${this.where()}) is unavailable: ${(cause as Error)?.message ?? String(cause)}. The task was not enqueued; retry when Redis is back.`,
+      { cause },
+    );
+  }
+
+  private closedError() {
+    return offThreadError(
+      OffThreadErrorCode.POOL_CLOSED,
+      `The remote pool '${this.o.name}' is closed; create a new one to run more tasks.`,
+    );
+  }
+
+  /**
+   * Run an export of a task module on a worker machine. Same call as `Pool.run()`; see the
+   * package README for what differs (encoding, retries, queue bound).
+   *
+   * Rejects with the task's own error (class and properties kept for registered classes), or an
+   * OffThreadError: ERR_OFFTHREAD_TIMEOUT, _ABORTED, _WORKER_EXIT, _QUEUE_TIMEOUT, _UNCLONEABLE,
+   * _TASK_NOT_FOUND, _WORKER_INIT, _POOL_CLOSED, _REDIS_UNAVAILABLE, _PAYLOAD_TOO_LARGE,
+   * _MODULE_MISMATCH, _OUTSIDE_ROOT.
+   */
+  run<R = any>(arg?: unknown, options?: RemoteRunOptions): Promise<R> {
+    try {
+      return this.submit(arg, options ?? {}, false) as Promise<R>;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  private submit(arg: unknown, options: RemoteRunOptions, preload: boolean, names?: string[]) {
+    if (options === null || typeof options !== 'object') {
+      throw new TypeError('options must be an object like { name, timeout, signal }');
+    }
+    if (this.closing) throw this.closedError();
+    const o = { ...options };
+    const name = o.name ?? 'default';
+    if (typeof name !== 'string') throw new TypeError('options.name must be a string');
+    const timeout = o.timeout ?? this.o.taskTimeout;
+    if (timeout !== undefined) checkMs(timeout, 'options.timeout', true);
+    const queueTimeout = o.queueTimeout ?? this.o.queueTimeout;
+    checkMs(queueTimeout, 'options.queueTimeout', true);
+    const attempts = o.attempts ?? this.o.attempts;
+    checkAttempts(attempts, 'options.attempts');
+    const backoff = o.backoff ?? this.o.backoff;
+    checkBackoff(backoff, 'options.backoff');
+    const priority = o.priority ?? 0;
+    if (typeof priority !== 'number' || Number.isNaN(priority)) {
+      throw new TypeError('options.priority must be a number');
+    }
+    if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
+      throw new TypeError('options.signal must be an AbortSignal');
+    }
+    const file = o.filename === undefined ? this.filename : toPath(o.filename, 'options.filename');
+    if (file === undefined) {
+      throw offThreadError(
+        OffThreadErrorCode.WORKER_INIT,
+        'No task module: pass { filename } to run() or to new RemotePool().',
+      );
+    }
+    const ref = moduleRef(file, this.root);
+    let value = arg;
+    let files: Record<string, string> | undefined;
+    if (ref.k === 'p') {
+      files = Object.create(null) as Record<string, string>;
+      value = adapterEntries[ref.n].mapPaths(arg, name, (path) => this.relativeFile(path, files!));
+    }
+    let payload: Buffer | undefined;
+    if (value !== undefined) {
+      try {
+        payload = encode(value);
+      } catch (error) {
+        throw offThreadError(
+          OffThreadErrorCode.UNCLONEABLE,
+          `The argument cannot be sent to a worker machine: ${(error as Error).message}. Remote tasks take structured-clone data (no functions, MessagePorts or class instances' methods).`,
+          { cause: error, task: name, filename: file },
+        );
+      }
+      if (payload.length > this.o.maxPayloadSize) {
+        throw offThreadError(
+          RemoteErrorCode.PAYLOAD_TOO_LARGE,
+          `The encoded argument is ${payload.length} bytes, more than maxPayloadSize (${this.o.maxPayloadSize}). Send a reference (a key, a URL) instead of the data, or raise maxPayloadSize.`,
+          { task: name, filename: file },
+        );
+      }
+    }
+    if (o.signal?.aborted) {
+      throw offThreadError(
+        OffThreadErrorCode.ABORTED,
+        'The task was aborted before it was enqueued.',
+        {
+          cause: o.signal.reason,
+          task: name,
+        },
+      );
+    }
+    if (this.ready && !this.connected) {
+      throw this.unavailable(new Error('not connected'));
+    }
+    const data: JobData = { v: 1, m: ref as ModuleRef, n: preload ? (names ?? ['default']) : name };
+    if (payload) data.a = payload.toString('base64');
+    if (timeout !== undefined && timeout !== Number.POSITIVE_INFINITY) data.t = timeout;
+    if (files) data.f = files;
+    if (preload) data.p = 1;
+    return new Promise<unknown>((resolve, reject) => {
+      const call: Call = {
+        arg: payload,
+        data,
+        jobId: '',
+        name,
+        priority,
+        attempt: 1,
+        attempts,
+        backoff,
+        queueTimeout,
+        started: false,
+        settled: false,
+        submittedAt: performance.now(),
+        startedAt: 0,
+        signal: o.signal,
+        resolve,
+        reject,
+      };
+      if (o.signal) {
+        call.onAbort = () => this.abort(call);
+        o.signal.addEventListener('abort', call.onAbort, { once: true });
+      }
+      this.enqueue(call);
+    });
+  }
+
+  /** An absolute module path inside an adapter's argument, as a root-relative one. */
+  private relativeFile(path: string, files: Record<string, string>): string {
+    const abs = toPath(path, 'a module path in the adapter argument');
+    const ref = moduleRef(abs, this.root);
+    if (ref.k !== 'f') {
+      throw offThreadError(
+        RemoteErrorCode.OUTSIDE_ROOT,
+        `${abs} cannot be named to a worker machine: put it under the remote pool's root (${this.root}).`,
+      );
+    }
+    files[ref.p] = ref.h;
+    return ref.p;
+  }
+
+  private enqueue(call: Call): void {
+    this.calls.delete(call.jobId);
+    call.jobId = `${this.id}-${++this.seq}`;
+    call.started = false;
+    if (Number.isFinite(call.queueTimeout)) {
+      call.data.d = Date.now() + call.queueTimeout;
+      call.timer = setTimeout(() => this.queueTimedOut(call), call.queueTimeout);
+    }
+    this.calls.set(call.jobId, call);
+    this.connect()
+      .then(() => {
+        if (call.settled) return;
+        if (!this.connected) throw this.unavailable(new Error('not connected'));
+        return this.queue!.add(call.name, call.data, {
+          jobId: call.jobId,
+          priority: toBullPriority(call.priority),
+          removeOnComplete: true,
+          removeOnFail: true,
+        });
+      })
+      .catch((error) => {
+        this.settle(call, isOffThreadError(error) ? error : this.unavailable(error), false);
+      });
+  }
+
+  private settle(call: Call, error: unknown, ok: boolean, value?: unknown): void {
+    if (call.settled) return;
+    this.calls.delete(call.jobId);
+    clearTimeout(call.timer);
+    call.timer = undefined;
+    if (
+      !ok &&
+      call.attempt < call.attempts &&
+      !this.closing &&
+      !(isOffThreadError(error) && NOT_RETRIED.has((error as { code: string }).code))
+    ) {
+      // Opt-in retry: a new job, so a late result of the old one cannot be mistaken for it.
+      const delay = backoffDelay(call.backoff, call.attempt);
+      call.attempt++;
+      // Kept in `calls` under a placeholder id meanwhile, so abort, close and destroy see it.
+      call.jobId = `${this.id}-wait-${++this.seq}`;
+      call.started = false;
+      this.calls.set(call.jobId, call);
+      call.timer = setTimeout(() => {
+        if (!call.settled) this.enqueue(call);
+      }, delay);
+      return;
+    }
+    call.settled = true;
+    if (call.signal && call.onAbort) call.signal.removeEventListener('abort', call.onAbort);
+    if (ok) {
+      this.completed++;
+      call.resolve(value);
+    } else {
+      this.failed++;
+      call.reject(error);
+    }
+    if (this.closing && this.calls.size === 0) this.emit('drain');
+  }
+
+  private onActive(jobId: string): void {
+    const call = this.calls.get(jobId);
+    if (!call || call.started) return;
+    call.started = true;
+    call.startedAt = performance.now();
+    this.waitTimes.record(call.startedAt - call.submittedAt);
+    clearTimeout(call.timer);
+  }
+
+  private onCompleted(jobId: string, returnvalue: unknown): void {
+    const call = this.calls.get(jobId);
+    if (!call) return;
+    if (call.started) this.runTimes.record(performance.now() - call.startedAt);
+    let outcome: ReturnType<typeof decodeOutcome>;
+    try {
+      outcome = decodeOutcome(String(returnvalue));
+    } catch (error) {
+      this.settle(
+        call,
+        offThreadError(
+          OffThreadErrorCode.WORKER_EXIT,
+          'The worker returned a result this pool cannot read. Is every worker of the queue an @offthread/bullmq serve() of the same version?',
+          { cause: error, task: call.name },
+        ),
+        false,
+      );
+      return;
+    }
+    if (outcome.ok) this.settle(call, undefined, true, outcome.v);
+    else this.settle(call, deserializeError(outcome.e), false);
+  }
+
+  private onFailed(jobId: string, reason: string): void {
+    const call = this.calls.get(jobId);
+    if (!call) return;
+    const stalled = /stalled/i.test(reason);
+    this.settle(
+      call,
+      offThreadError(
+        OffThreadErrorCode.WORKER_EXIT,
+        stalled
+          ? `The worker process running the task stopped responding (it exited or lost Redis); the task was not run again.`
+          : `The job failed in the queue: ${reason}`,
+        { task: call.name },
+      ),
+      false,
+    );
+  }
+
+  private queueTimedOut(call: Call): void {
+    if (call.settled || call.started) return;
+    const jobId = call.jobId;
+    this.queue
+      ?.remove(jobId)
+      .then((removed) => {
+        // 0: a worker took it meanwhile; it is running and its result will come.
+        if (removed === 1 || !call.started) {
+          if (removed !== 1) return;
+          this.settle(
+            call,
+            offThreadError(
+              RemoteErrorCode.QUEUE_TIMEOUT,
+              `The task waited ${call.queueTimeout} ms in the queue '${this.queueName}' without a worker starting it; it was removed unrun. Add workers or raise queueTimeout.`,
+              { task: call.name },
+            ),
+            false,
+          );
+        }
+      })
+      .catch(() => {});
+  }
+
+  private abort(call: Call): void {
+    if (call.settled) return;
+    const jobId = call.jobId;
+    call.attempts = call.attempt; // no retry after an abort
+    this.settle(
+      call,
+      offThreadError(OffThreadErrorCode.ABORTED, 'The task was aborted.', {
+        cause: call.signal?.reason,
+        task: call.name,
+      }),
+      false,
+    );
+    // Waiting: remove the job. Running (remove returns 0): ask the worker to fire its signal.
+    this.queue
+      ?.remove(jobId)
+      .then((removed) => {
+        if (removed !== 1)
+          return this.control?.publish(keys(this.o.prefix, this.queueName).cancel, jobId);
+      })
+      .catch(() => {});
+  }
+
+  private failAll(error: () => unknown): void {
+    for (const call of [...this.calls.values()]) {
+      call.attempts = call.attempt;
+      this.settle(call, error(), false);
+    }
+  }
+
+  /** Pull queue counts and worker reports from Redis for stats(). */
+  private refresh(): void {
+    if (!this.connected || !this.queue || !this.control) return;
+    const k = keys(this.o.prefix, this.queueName);
+    Promise.all([
+      this.queue.getJobCounts('waiting', 'prioritized', 'active'),
+      this.control.hgetall(k.workers),
+    ])
+      .then(([counts, workers]) => {
+        const now = Date.now();
+        const list: RemoteWorkerStats[] = [];
+        for (const raw of Object.values(workers)) {
+          try {
+            const w = JSON.parse(raw) as RemoteWorkerStats;
+            if (now - w.at < 5000) list.push(w);
+          } catch {}
+        }
+        this.remote = {
+          waiting: (counts.waiting ?? 0) + (counts.prioritized ?? 0),
+          active: counts.active ?? 0,
+          workers: list.sort((a, b) => a.id.localeCompare(b.id)),
+          connected: this.connected,
+          updatedAt: now,
+        };
+      })
+      .catch(() => {});
+  }
+
+  /**
+   * Counters of this pool's calls, and the queue and its workers as last read from Redis
+   * (refreshed every second). `threads` is the sum of the workers' threads.
+   */
+  stats(): RemotePoolStats {
+    let running = 0;
+    for (const call of this.calls.values()) if (call.started) running++;
+    const workers = this.remote.workers;
+    const threads = workers.reduce((sum, w) => sum + w.threads, 0);
+    const busy = workers.reduce((sum, w) => sum + Math.min(w.threads, w.running), 0);
+    return {
+      name: this.o.name,
+      threads,
+      busy,
+      idle: Math.max(0, threads - busy),
+      queued: this.calls.size - running,
+      running,
+      completed: this.completed,
+      failed: this.failed,
+      runTime: this.runTimes.percentiles(),
+      waitTime: this.waitTimes.percentiles(),
+      utilization: threads ? Math.round((busy / threads) * 1000) / 1000 : 0,
+      threadsReplaced: 0,
+      remote: { ...this.remote, connected: this.connected },
+    } as RemotePoolStats;
+  }
+
+  /** A typed object whose methods run the named exports of a task module remotely. */
+  proxy<M>(options: Omit<RemoteRunOptions, 'name'> = {}): PoolProxy<M> {
+    const base = { ...options };
+    const cache = new Map<string, unknown>();
+    return new Proxy(Object.create(null), {
+      get: (_target, prop) => {
+        if (typeof prop !== 'string' || prop === 'then') return undefined;
+        let fn = cache.get(prop);
+        if (!fn) {
+          const call =
+            (extra: RemoteRunOptions) =>
+            (...args: unknown[]) =>
+              this.run(args.length <= 1 ? args[0] : args, { ...base, ...extra, name: prop });
+          fn = Object.assign(call({}), {
+            withOptions: (extra: RemoteRunOptions) => call(extra),
+          });
+          cache.set(prop, fn);
+        }
+        return fn;
+      },
+    }) as PoolProxy<M>;
+  }
+
+  /**
+   * Have a worker load a task module and check that the named exports are functions. Rejects
+   * like run() does (ERR_OFFTHREAD_WORKER_INIT, _TASK_NOT_FOUND, _MODULE_MISMATCH...).
+   */
+  async preload(options: { filename?: string | URL; names?: string[] } = {}): Promise<void> {
+    await this.submit(undefined, { filename: options.filename }, true, options.names);
+  }
+
+  /**
+   * Stop taking tasks and wait for those in flight (at most `timeout` ms, after which they
+   * reject with ERR_OFFTHREAD_POOL_CLOSED), then disconnect. Worker machines are not affected.
+   */
+  async close(options: { timeout?: number } = {}): Promise<void> {
+    if (this.closed) return;
+    this.closing = true;
+    if (this.calls.size > 0) {
+      await new Promise<void>((resolve) => {
+        const timer =
+          options.timeout === undefined ? undefined : setTimeout(resolve, options.timeout);
+        this.once('drain', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    await this.destroy();
+  }
+
+  /**
+   * Stop now: calls in flight reject with ERR_OFFTHREAD_POOL_CLOSED, their waiting jobs are
+   * removed and running ones cancelled (best effort), and the connections close.
+   */
+  async destroy(): Promise<void> {
+    if (this.closed) return;
+    this.closing = true;
+    this.closed = true;
+    const calls = [...this.calls.values()];
+    for (const call of calls) {
+      call.attempts = call.attempt;
+      this.settle(call, this.closedError(), false);
+    }
+    clearInterval(this.refreshTimer);
+    if (this.connected && this.queue) {
+      const cancel = keys(this.o.prefix, this.queueName).cancel;
+      await Promise.race([
+        Promise.all(
+          calls.map((call) =>
+            this.queue!.remove(call.jobId).then((removed) =>
+              removed === 1 ? undefined : this.control?.publish(cancel, call.jobId),
+            ),
+          ),
+        ).catch(() => {}),
+        new Promise((resolve) => setTimeout(resolve, 1000)),
+      ]);
+    }
+    await Promise.allSettled([this.checker?.close(), this.events?.close(), this.queue?.close()]);
+    this.control?.disconnect();
+  }
+}

@@ -1,0 +1,185 @@
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isOffThreadError, OffThreadError } from '@offthread/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RemotePool, registerError } from '../src/index.js';
+import {
+  fixtures,
+  RedisServer,
+  rejection,
+  startWorker,
+  tasks,
+  type WorkerProcess,
+  within,
+} from './helpers.js';
+
+let redis: RedisServer;
+let workers: WorkerProcess[] = [];
+let pool: RemotePool;
+const queue = 'remote';
+
+beforeAll(async () => {
+  redis = await RedisServer.start();
+  workers = await Promise.all([
+    startWorker({ redis, queue, id: 'w1' }),
+    startWorker({ redis, queue, id: 'w2' }),
+  ]);
+  pool = new RemotePool({ queue, root: fixtures, connection: redis.url, filename: tasks });
+  await pool.connect();
+});
+
+afterAll(async () => {
+  await pool?.destroy();
+  await Promise.all(workers.map((w) => w.stop()));
+  await redis?.stop();
+});
+
+describe('RemotePool with two worker processes', () => {
+  it('runs 1,000 tasks on both workers, each exactly once, all results right', async () => {
+    const n = 1000;
+    const results = await within(
+      Promise.all(Array.from({ length: n }, (_, i) => pool.run({ i }, { name: 'record' }))),
+      90_000,
+      '1,000 remote tasks',
+    );
+    results.forEach((r, i) => {
+      expect(r.i).toBe(i);
+      expect(r.double).toBe(i * 2);
+    });
+    const pids = new Set(results.map((r) => r.pid));
+    expect(pids).toEqual(new Set(workers.map((w) => w.proc.pid)));
+    const executions = workers.flatMap((w) =>
+      readFileSync(w.countFile, 'utf8').trim().split('\n').map(Number),
+    );
+    expect(executions.length).toBe(n);
+    expect(new Set(executions).size).toBe(n);
+  });
+
+  it('keeps v8-serializable types: Dates, Maps, typed arrays, BigInt', async () => {
+    const value = {
+      at: new Date(0),
+      map: new Map([[1, 'a']]),
+      bytes: new Uint8Array([1, 2]),
+      big: 10n,
+    };
+    expect(await pool.run(value, { name: 'echo' })).toEqual(value);
+  });
+
+  it('loads TypeScript task modules on the worker', async () => {
+    expect(await pool.run({ x: 3, y: 4 }, { filename: join(fixtures, 'typed.ts') })).toBe(5);
+  });
+
+  it('a thrown error keeps its class and properties', async () => {
+    class ValidationError extends Error {}
+    registerError(ValidationError);
+    const r = await rejection(pool.run('email', { name: 'invalid' }));
+    const error = r;
+    expect(error).toBeInstanceOf(ValidationError);
+    expect(error.name).toBe('ValidationError');
+    expect(error.message).toBe('email is invalid');
+    expect(error.field).toBe('email');
+    expect(error.code).toBe('E_VALIDATION');
+    expect(error.status).toBe(422);
+  });
+
+  it('a timeout stops a running task with ERR_OFFTHREAD_TIMEOUT, and the worker goes on', async () => {
+    const r = await rejection(pool.run(60_000, { name: 'spin', timeout: 300 }));
+    expect(r).toBeInstanceOf(OffThreadError);
+    expect(r.code).toBe('ERR_OFFTHREAD_TIMEOUT');
+    expect(await pool.run(21)).toBe(42);
+  });
+
+  it('abort of a running task rejects with ERR_OFFTHREAD_ABORTED and fires its thread signal', async () => {
+    const marker = join(mkdtempSync(join(tmpdir(), 'offthread-abort-')), 'marker');
+    const controller = new AbortController();
+    const running = rejection(
+      pool.run({ marker }, { name: 'waitForAbort', signal: controller.signal }),
+    );
+    await within(
+      (async () => {
+        while (!existsSync(`${marker}.started`)) await new Promise((r) => setTimeout(r, 20));
+      })(),
+      30_000,
+      'task start',
+    );
+    controller.abort(new Error('user left'));
+    const r = await within(running, 10_000, 'aborted call');
+    expect(r.code).toBe('ERR_OFFTHREAD_ABORTED');
+    await within(
+      (async () => {
+        while (!existsSync(marker)) await new Promise((r) => setTimeout(r, 20));
+      })(),
+      10_000,
+      "the remote thread's signal",
+    );
+    expect(readFileSync(marker, 'utf8')).toBe('aborted');
+  });
+
+  it('abort of a waiting task removes it from the queue unrun', async () => {
+    // Fill every worker slot (2 workers x concurrency 4) with sleepers, then queue one more.
+    const busy = Array.from({ length: 8 }, () => pool.run(1500, { name: 'sleepFor' }));
+    const controller = new AbortController();
+    const marker = join(mkdtempSync(join(tmpdir(), 'offthread-abort-')), 'marker');
+    const waiting = rejection(
+      pool.run({ marker }, { name: 'waitForAbort', signal: controller.signal, priority: -1 }),
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    controller.abort();
+    const r = await within(waiting, 10_000, 'aborted waiting call');
+    expect(r.code).toBe('ERR_OFFTHREAD_ABORTED');
+    await Promise.all(busy);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(existsSync(`${marker}.started`)).toBe(false);
+  });
+
+  it('queueTimeout removes a task that waited too long with ERR_OFFTHREAD_QUEUE_TIMEOUT', async () => {
+    const busy = Array.from({ length: 8 }, () => pool.run(1500, { name: 'sleepFor' }));
+    const r = await rejection(pool.run(1, { queueTimeout: 200, priority: -1 }));
+    expect(r.code).toBe('ERR_OFFTHREAD_QUEUE_TIMEOUT');
+    await Promise.all(busy);
+  });
+
+  it('higher priority runs first, as with a local pool', async () => {
+    const busy = Array.from({ length: 8 }, () => pool.run(800, { name: 'sleepFor' }));
+    await new Promise((r) => setTimeout(r, 200));
+    const order: string[] = [];
+    const low = pool.run(1, { priority: -5 }).then(() => order.push('low'));
+    const high = pool.run(1, { priority: 5 }).then(() => order.push('high'));
+    await Promise.all([low, high, ...busy]);
+    expect(order[0]).toBe('high');
+  });
+
+  it('stats() shows the queue and each worker with its threads', async () => {
+    await new Promise((r) => setTimeout(r, 1500));
+    const stats = pool.stats();
+    expect(stats.remote.connected).toBe(true);
+    expect(stats.remote.workers.map((w) => w.id).sort()).toEqual(['w1', 'w2']);
+    for (const w of stats.remote.workers) expect(w.maxThreads).toBe(2);
+    expect(stats.remote.waiting).toBe(0);
+    expect(stats.completed).toBeGreaterThan(1000);
+  });
+
+  it('a payload above maxPayloadSize rejects before anything is enqueued', async () => {
+    const small = new RemotePool({
+      queue,
+      root: fixtures,
+      connection: redis.url,
+      filename: tasks,
+      maxPayloadSize: 1024,
+    });
+    try {
+      const r = await rejection(small.run(new Uint8Array(4096), { name: 'echo' }));
+      expect(r.code).toBe('ERR_OFFTHREAD_PAYLOAD_TOO_LARGE');
+      expect(small.stats().queued).toBe(0);
+    } finally {
+      await small.destroy();
+    }
+  });
+
+  it('a task module outside root is refused on the caller', async () => {
+    const r = await rejection(pool.run(1, { filename: new URL('./helpers.ts', import.meta.url) }));
+    expect(isOffThreadError(r)).toBe(true);
+    expect(r.code).toBe('ERR_OFFTHREAD_OUTSIDE_ROOT');
+  });
+});
