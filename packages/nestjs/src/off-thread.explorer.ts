@@ -114,8 +114,10 @@ export class OffThreadExplorer implements OnModuleInit {
   }
 
   private isTestingModule(): boolean {
-    const root = this.modules.values().next().value as { metatype?: Function } | undefined;
-    return root?.metatype?.name === 'RootTestModule';
+    for (const module of this.modules.values()) {
+      if ((module as { metatype?: Function }).metatype?.name === 'RootTestModule') return true;
+    }
+    return false;
   }
 
   /**

@@ -66,7 +66,7 @@ async function check(payload: CheckPayload): Promise<true> {
   const app = await context(payload.module, payload.logger);
   for (const target of payload.targets) {
     const instance = (await resolveInstance(app, target)) as Record<string, unknown>;
-    checkMetadata(app, instance.constructor as Function, target);
+    checkMetadata(app, target);
     for (const method of target.methods) {
       if (typeof instance[method] !== 'function') {
         throw new TypeError(
@@ -186,7 +186,7 @@ async function tokenByClass(app: INestApplicationContext, target: TargetRef): Pr
  * leaves Nest no constructor types: it constructs the class with `undefined` for every
  * dependency and reports nothing. Catch that at start-up for the provider and what it injects.
  */
-function checkMetadata(app: INestApplicationContext, ctor: Function, target: TargetRef): void {
+function checkMetadata(app: INestApplicationContext, target: TargetRef): void {
   const reflect = Reflect as unknown as {
     getMetadata?: (key: string, target: object) => unknown;
   };
@@ -205,7 +205,6 @@ function checkMetadata(app: INestApplicationContext, ctor: Function, target: Tar
     const explicit = (reflect.getMetadata!('self:paramtypes', c) as Array<{ index: number }>) ?? [];
     if (types === undefined && explicit.length < c.length) lacking.push(c.name || '(anonymous)');
   };
-  visit(ctor);
   // The app's own @Injectable() classes; Nest's internal providers (ModuleRef...) inject explicitly.
   for (const wrapper of wrappersOf(app)) {
     const c = wrapper.metatype;

@@ -41,13 +41,15 @@ export default function setup(): void {
     if (!file.endsWith('.ts')) continue;
     // Fixtures under esm/ become ES modules (.mjs), the rest CommonJS like a default Nest build.
     const esm = relative(fixturesDir, file).startsWith('esm');
+    // Fixtures under nometa/ are compiled the way esbuild, tsx and Vitest compile: no metadata.
+    const metadata = !relative(fixturesDir, file).startsWith('nometa');
     const { outputText } = ts.transpileModule(readFileSync(file, 'utf8'), {
       fileName: file,
       compilerOptions: {
         module: esm ? ts.ModuleKind.ESNext : ts.ModuleKind.CommonJS,
         target: ts.ScriptTarget.ES2022,
         experimentalDecorators: true,
-        emitDecoratorMetadata: true,
+        emitDecoratorMetadata: metadata,
         esModuleInterop: true,
         useDefineForClassFields: false,
       },

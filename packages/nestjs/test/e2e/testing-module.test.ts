@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import type * as NoMeta from '../fixtures/nometa/nometa.js';
+import type * as Testing from '../fixtures/testing/testing.js';
+import { fixture } from '../support/stage.js';
+
+describe('tests: Test.createTestingModule() and overrideProvider()', () => {
+  const { buildWithMockedFormatter } = fixture<typeof Testing>('testing/testing.js');
+
+  it('in a testing module, @OffThread() methods run inline by default and see the overridden provider', async () => {
+    const result = await buildWithMockedFormatter();
+    expect(result.value).toBe('mocked 55');
+    expect(result.threadId).toBe(result.mainThread);
+  });
+
+  it('inline: false runs them in threads, which build the real providers of the worker module', async () => {
+    const result = await buildWithMockedFormatter(false);
+    expect(result.value).toBe('#55');
+    expect(result.threadId).not.toBe(result.mainThread);
+  });
+});
+
+describe('start-up check: code compiled without decorator metadata', () => {
+  it('fails start-up naming the class and the fixes, instead of injecting undefined', async () => {
+    const error = await fixture<typeof NoMeta>('nometa/nometa.js').startupError();
+    expect(error.message).toMatch(
+      /StampService has constructor parameters but no decorator metadata/,
+    );
+    expect(error.message).toMatch(/@Inject\(Token\)/);
+    expect(error.message).toMatch(/inline/);
+    expect(error.message).not.toMatch(/install tsx/);
+  });
+});
