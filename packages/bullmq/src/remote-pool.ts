@@ -177,7 +177,10 @@ function checkAttempts(value: unknown, path: string): void {
 }
 
 function checkBackoff(value: unknown, path: string): void {
-  if (typeof value === 'number') return checkMs(value, path, false);
+  if (typeof value === 'number') {
+    checkMs(value, path, false);
+    return;
+  }
   const b = value as { type?: unknown; delay?: unknown } | null;
   if (!b || typeof b !== 'object' || (b.type !== 'fixed' && b.type !== 'exponential')) {
     throw new TypeError(`${path} must be ms or { type: 'fixed' | 'exponential', delay: ms }`);
