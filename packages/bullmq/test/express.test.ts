@@ -1,0 +1,70 @@
+import type { AddressInfo } from 'node:net';
+import { offThread } from '@offthread/express';
+import express from 'express';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RemotePool } from '../src/index.js';
+import { fixtures, RedisServer, startWorker, type WorkerProcess } from './helpers.js';
+
+let redis: RedisServer;
+let worker: WorkerProcess;
+let pool: RemotePool;
+let server: import('node:http').Server;
+let base: string;
+const queue = 'express';
+
+beforeAll(async () => {
+  redis = await RedisServer.start();
+  worker = await startWorker({ redis, queue, id: 'express', threads: 1 });
+  pool = new RemotePool({ queue, root: fixtures, connection: redis.url });
+  const app = express();
+  // offThread() takes any TaskPool; the cast covers a build of @offthread/express typed with Pool.
+  const route = offThread(new URL('./fixtures/handler.mjs', import.meta.url), {
+    pool: pool as never,
+  });
+  app.post('/sum', express.json(), route);
+  app.use(
+    (
+      error: Error & { status?: number },
+      _req: express.Request,
+      res: express.Response,
+      _next: express.NextFunction,
+    ) => {
+      res.status(error.status ?? 500).json({ message: error.message });
+    },
+  );
+  // The start-up check (load the handler, check its default export) also runs remotely.
+  await route.ready;
+  server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  await new Promise((resolve) => server?.close(resolve));
+  await pool?.destroy();
+  await worker?.stop();
+  await redis?.stop();
+});
+
+describe('an Express route through a remote pool', () => {
+  it('runs the handler in the worker process and answers with its result', async () => {
+    const res = await fetch(`${base}/sum`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ a: 2, b: 3 }),
+    });
+    expect(res.status).toBe(200);
+    const body = await res.json();
+    expect(body).toEqual({ sum: 5, pid: worker.proc.pid, path: '/sum' });
+  });
+
+  it("passes the handler's error with its status to the app's error handler", async () => {
+    const res = await fetch(`${base}/sum`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ a: 'x' }),
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ message: 'a must be a number' });
+  });
+});
