@@ -24,6 +24,12 @@ export const OffThreadErrorCode = {
   WORKER_INIT: 'ERR_OFFTHREAD_WORKER_INIT',
   /** The thread ran out of memory under its `resourceLimits`. */
   OUT_OF_MEMORY: 'ERR_OFFTHREAD_OUT_OF_MEMORY',
+  /**
+   * The task finished, but its thread was killed (out of memory, or terminated because another
+   * task in it timed out or ignored its abort) before its result could be sent back. The task
+   * ran once and is never re-run; whether its effects happened is unknown to the pool.
+   */
+  RESULT_LOST: 'ERR_OFFTHREAD_RESULT_LOST',
   /** The pool was closed or destroyed before the task could finish. */
   POOL_CLOSED: 'ERR_OFFTHREAD_POOL_CLOSED',
   /** The task module has no export with the requested name, or it is not a function. */
