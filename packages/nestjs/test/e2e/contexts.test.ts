@@ -1,0 +1,63 @@
+import { createServer } from 'node:net';
+import { firstValueFrom } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import type * as Contexts from '../fixtures/contexts/contexts.js';
+import { fixture } from '../support/stage.js';
+
+const { startMicroservice, startGatewayApp } = fixture<typeof Contexts>('contexts/contexts.js');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+describe('pool errors in non-HTTP contexts follow the same table', () => {
+  it('a microservice (TCP transport) answers a timed-out call with an RpcException the client receives', async () => {
+    const { client, close } = await startMicroservice(await freePort());
+    try {
+      expect(await firstValueFrom(client.send('spin', 1))).toBe(1);
+      const error = await firstValueFrom(client.send('spin', 3000)).catch((e: unknown) => e);
+      expect(error).toMatchObject({
+        status: 'error',
+        statusCode: 503,
+        code: 'ERR_OFFTHREAD_TIMEOUT',
+        retryAfter: 2,
+      });
+    } finally {
+      await close();
+    }
+  });
+
+  it('a WebSocket gateway answers a timed-out call with a WsException the client gets as `exception`', async () => {
+    const { app, url } = await startGatewayApp();
+    const socket = new WebSocket(url);
+    try {
+      await new Promise((resolve, reject) => {
+        socket.once('open', resolve);
+        socket.once('error', reject);
+      });
+      const answer = new Promise<{ event: string; data: unknown }>((resolve) => {
+        socket.on('message', (raw) => resolve(JSON.parse(String(raw))));
+      });
+      socket.send(JSON.stringify({ event: 'spin', data: 3000 }));
+      const message = await answer;
+      expect(message.event).toBe('exception');
+      expect(message.data).toMatchObject({
+        status: 'error',
+        statusCode: 503,
+        code: 'ERR_OFFTHREAD_TIMEOUT',
+        retryAfter: 2,
+      });
+    } finally {
+      socket.close();
+      await app.close();
+    }
+  });
+});
