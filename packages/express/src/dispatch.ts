@@ -7,13 +7,8 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import * as workerThreads from 'node:worker_threads';
-import {
-  currentTask,
-  importTaskModule,
-  OffThreadError,
-  OffThreadErrorCode,
-  transfer,
-} from '@offthread/core/worker';
+import { loadExport } from '@offthread/core/adapter';
+import { currentTask, transfer } from '@offthread/core/worker';
 import {
   CREDIT,
   type DispatchArg,
@@ -27,45 +22,18 @@ import { isReply, type ReplyHeaders } from './worker.js';
 
 type Handler = (req: RequestSnapshot) => unknown;
 
-const handlers = new Map<string, Handler>();
-const loading = new Map<string, Promise<Handler>>();
+const loadOptions = {
+  label: 'offThread(): the handler module',
+  advice:
+    'Write `export default function handler(req) { ... }` (or `module.exports = function handler(req) { ... }` in CommonJS).',
+};
 
+/**
+ * The handler: the core's per-thread module cache answers every request after the first, so
+ * there is no second cache here.
+ */
 function loadHandler(filename: string): Promise<Handler> {
-  let promise = loading.get(filename);
-  if (!promise) {
-    promise = importHandler(filename);
-    loading.set(filename, promise);
-  }
-  return promise;
-}
-
-async function importHandler(filename: string): Promise<Handler> {
-  let ns: Record<string, unknown>;
-  try {
-    // Loaded the way the pool loads task modules: ESM, CJS, and TypeScript (native type
-    // stripping, or tsx on Node 20).
-    ns = await importTaskModule(filename);
-  } catch (error) {
-    if (error instanceof OffThreadError) throw error;
-    throw new OffThreadError(
-      OffThreadErrorCode.WORKER_INIT,
-      `offThread(): the handler module ${filename} failed to load in a worker thread: ${(error as Error)?.message ?? String(error)}`,
-      { cause: error, filename },
-    );
-  }
-  let fn = ns.default;
-  // A CommonJS module compiled from ESM keeps its default export one level down.
-  if (typeof fn !== 'function' && fn !== null && typeof fn === 'object')
-    fn = (fn as Record<string, unknown>).default;
-  if (typeof fn !== 'function') {
-    throw new OffThreadError(
-      OffThreadErrorCode.TASK_NOT_FOUND,
-      `offThread(): the handler module ${filename} has no default export that is a function. Write \`export default function handler(req) { ... }\` (or \`module.exports = function handler(req) { ... }\` in CommonJS).`,
-      { filename, task: 'default' },
-    );
-  }
-  handlers.set(filename, fn as Handler);
-  return fn as Handler;
+  return loadExport(filename, 'default', loadOptions) as Promise<Handler>;
 }
 
 /** Load the handler module and check its default export, without calling it (start-up check). */
@@ -74,16 +42,28 @@ export async function check(filename: string): Promise<true> {
   return true;
 }
 
+/** `req.get(name)`: a request header, case-insensitive, with Express's Referer/Referrer alias. */
+function getHeader(this: RequestSnapshot, name: string): string | string[] | undefined {
+  if (typeof name !== 'string') {
+    throw new TypeError(`req.get(name) expects a header name string, got ${typeof name}`);
+  }
+  const key = name.toLowerCase();
+  const headers = this.headers;
+  if (key === 'referer' || key === 'referrer') return headers.referrer ?? headers.referer;
+  return Object.hasOwn(headers, key) ? headers[key] : undefined;
+}
+
 /** Run one request. */
 export default async function dispatch(arg: DispatchArg): Promise<unknown> {
   const port = arg.p;
   let streaming = false;
   try {
-    const handler = handlers.get(arg.f) ?? (await loadHandler(arg.f));
-    const req = arg.r;
+    const handler = await loadHandler(arg.f);
+    const req = arg.r as RequestSnapshot;
     if (req.body instanceof Uint8Array) {
       req.body = Buffer.from(req.body.buffer, req.body.byteOffset, req.body.byteLength);
     }
+    Object.defineProperty(req, 'get', { value: getHeader, enumerable: false });
     const out = await handler(req);
     let status: number | undefined;
     let headers: ReplyHeaders | undefined;
@@ -96,6 +76,16 @@ export default async function dispatch(arg: DispatchArg): Promise<unknown> {
       return { k: Kind.Empty, s: 204 } satisfies DispatchResult;
     }
     if (isAsyncIterable(body)) {
+      // HEAD wants the headers only: do not produce the body (return() on an unstarted
+      // generator ends it without running its code; on a Readable's iterator it destroys it).
+      if (req.method === 'HEAD') {
+        await body[Symbol.asyncIterator]().return?.();
+        return {
+          k: Kind.Empty,
+          s: status,
+          h: withDefaultType(headers),
+        } satisfies DispatchResult;
+      }
       if (port) {
         streaming = true;
         return await stream(port, body, status, headers);
@@ -117,6 +107,14 @@ export default async function dispatch(arg: DispatchArg): Promise<unknown> {
   } finally {
     if (port && !streaming) port.close();
   }
+}
+
+/** The headers a streamed body gets: a Content-Type unless the handler chose one. */
+function withDefaultType(headers: ReplyHeaders | undefined): ReplyHeaders {
+  for (const name of Object.keys(headers ?? {})) {
+    if (name.toLowerCase() === 'content-type') return headers as ReplyHeaders;
+  }
+  return { ...headers, 'content-type': 'application/octet-stream' };
 }
 
 function bytesResult(

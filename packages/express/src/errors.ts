@@ -1,39 +1,69 @@
-import { isOffThreadError, OffThreadErrorCode } from '@offthread/core';
+import { OffThreadError, OffThreadErrorCode } from '@offthread/core';
+import type { HttpErrorFields } from '@offthread/core/adapter';
 
-/** HTTP fields set on errors passed to `next(err)`, as http-errors and finalhandler expect them. */
-export interface HttpErrorFields {
-  status: number;
-  statusCode: number;
-  expose: boolean;
-  headers?: Record<string, string>;
-}
+export type { HttpErrorFields };
 
-/** What an error from the pool means over HTTP; `undefined` for errors thrown by the handler. */
-export function poolErrorStatus(error: unknown): { status: number; overload: boolean } | undefined {
-  if (!isOffThreadError(error)) return undefined;
-  switch (error.code) {
-    case OffThreadErrorCode.QUEUE_FULL:
-    case OffThreadErrorCode.TIMEOUT:
-    case OffThreadErrorCode.POOL_CLOSED:
-      return { status: 503, overload: true };
-    default:
-      return { status: 500, overload: false };
+/**
+ * Find which part of a request snapshot cannot be copied to a thread, as a path like `body`,
+ * `body.callback` or `locals.user`. Runs only after a failed send, so it costs nothing on the
+ * way of a good request.
+ */
+export function findUncloneable(
+  value: unknown,
+  path: string,
+  depth = 0,
+): { path: string; value: unknown } | undefined {
+  try {
+    structuredClone(value);
+    return undefined;
+  } catch {
+    if (depth < 4 && value !== null && typeof value === 'object') {
+      for (const key of Object.keys(value)) {
+        const found = findUncloneable(
+          (value as Record<string, unknown>)[key],
+          Array.isArray(value) ? `${path}[${key}]` : `${path}.${key}`,
+          depth + 1,
+        );
+        if (found) return found;
+      }
+    }
+    return { path, value };
   }
 }
 
+/** What kind of value it is, without its contents (a function's source stays out of messages). */
+function kindOf(value: unknown): string {
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'symbol') return 'a symbol';
+  if (value !== null && typeof value === 'object') {
+    const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
+    return typeof name === 'string' && name ? `a ${name}` : 'an object that cannot be cloned';
+  }
+  return typeof value;
+}
+
 /**
- * Give an error HTTP fields without clobbering ones it has. Errors of the handler keep their own
- * `status`; a pool error that carries one (a handler may throw an OffThreadError) keeps it too.
+ * The error for request data a thread cannot receive, naming the field (`req.body`,
+ * `req.locals.user`) and what to do about it.
  */
-export function decorate(
-  error: Error,
-  status: number,
-  retryAfter?: number,
-): Error & HttpErrorFields {
-  const e = error as Error & Partial<HttpErrorFields>;
-  if (typeof e.status !== 'number') e.status = status;
-  if (typeof e.statusCode !== 'number') e.statusCode = e.status;
-  if (typeof e.expose !== 'boolean') e.expose = true;
-  if (retryAfter !== undefined) e.headers = { ...e.headers, 'Retry-After': String(retryAfter) };
-  return e as Error & HttpErrorFields;
+export function uncloneableRequestError(
+  snapshot: Record<string, unknown>,
+  cause: unknown,
+): OffThreadError | undefined {
+  let found: { path: string; value: unknown } | undefined;
+  for (const key of Object.keys(snapshot)) {
+    found = findUncloneable(snapshot[key], key);
+    if (found) break;
+  }
+  if (!found) return undefined;
+  const field = found.path;
+  const reason = `it is ${kindOf(found.value)}`;
+  const hint = field.startsWith('locals')
+    ? "Pick plain data in the route's locals option, e.g. locals: (req, res) => ({ userId: res.locals.user.id })"
+    : 'Pass plain data (objects, arrays, strings, numbers, Buffers)';
+  return new OffThreadError(
+    OffThreadErrorCode.UNCLONEABLE,
+    `offThread(): req.${field} cannot be copied to a worker thread (${reason}). ${hint}.`,
+    { cause },
+  );
 }

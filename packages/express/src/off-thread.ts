@@ -1,11 +1,25 @@
-import { existsSync } from 'node:fs';
-import { isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
-import { isOffThreadError, OffThreadError, OffThreadErrorCode, type Pool } from '@offthread/core';
+import { isOffThreadError, isTaskPool, OffThreadErrorCode, type TaskPool } from '@offthread/core';
+import {
+  CLIENT_GONE,
+  checkBooleanOption,
+  checkDurationOption,
+  checkPriorityOption,
+  checkRetryAfterOption,
+  defaultAdapterOptions,
+  describeValue,
+  poolErrorBody,
+  poolErrorResponse,
+  readOptionBag,
+  resolveModulePath,
+  retryWhileQueueFull,
+  startupRegistry,
+  withHttpFields,
+} from '@offthread/core/adapter';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { getDefaultPool } from './default-pool.js';
-import { decorate, poolErrorStatus } from './errors.js';
+import { uncloneableRequestError } from './errors.js';
 import {
   CREDIT,
   type DispatchArg,
@@ -17,13 +31,23 @@ import { type LocalsOption, snapshotRequest } from './take-snapshot.js';
 
 /** Options of {@link offThread}. Every field is optional; see {@link defaultOffThreadOptions}. */
 export interface OffThreadOptions {
-  /** The pool that runs the handler. Defaults to the process-wide default pool ({@link getDefaultPool}). */
-  pool?: Pool;
+  /**
+   * The pool that runs the handler: a `Pool` from `@offthread/core` or any other `TaskPool`.
+   * Defaults to the process-wide default pool ({@link getDefaultPool}).
+   */
+  pool?: TaskPool;
   /**
    * Most ms the handler may run (time waiting in the queue excluded); past it the thread is
-   * stopped and the client gets a 503. Defaults to the pool's `taskTimeout` (none by default).
+   * stopped and the client gets a 503 with `Retry-After`. `Infinity` means no limit; `0` is
+   * rejected. Defaults to the pool's `taskTimeout` (none by default).
    */
   timeout?: number;
+  /**
+   * Most ms a request may wait in the pool's queue for a free thread; past it the client gets a
+   * 503 with `Retry-After` (ERR_OFFTHREAD_QUEUE_TIMEOUT) and the handler never runs.
+   * `Infinity` means no limit; `0` is rejected. Defaults to 10 000.
+   */
+  queueTimeout?: number;
   /**
    * What the handler sees as `req.locals`: a list of `res.locals` keys, or a function
    * `(req, res) => data` returning cloneable data. Defaults to none (`undefined`).
@@ -31,16 +55,16 @@ export interface OffThreadOptions {
   locals?: LocalsOption;
   /**
    * Let the handler stream an async iterable as it is produced. This opens a MessageChannel per
-   * request (about 50 µs); with `false`, an async iterable is collected and sent in one piece.
-   * Defaults to true.
+   * request; with `false`, an async iterable is collected and sent in one piece. Defaults to true.
    */
   stream?: boolean;
-  /** Seconds sent in `Retry-After` with a 503 (queue full, timeout, pool closed). Defaults to 1. */
+  /** Seconds sent in `Retry-After` with a 503. Defaults to 1. */
   retryAfter?: number;
   /**
-   * Answer overload (queue full, timeout, pool closed) directly with a 503, `Retry-After` and a
-   * JSON body `{ error, code, message }`. With `false` the error goes to `next(err)` with
-   * `status`, `statusCode`, `expose` and `headers` set, for your error handler. Defaults to true.
+   * Answer a 503 (queue full, queue wait or timeout exceeded, pool closing) directly with
+   * `Retry-After` and a JSON body `{ error, code, message }`. With `false` the error goes to
+   * `next(err)` with `status`, `statusCode`, `expose` and `headers` set, for your error handler.
+   * Defaults to true. 500s always go to `next(err)`.
    */
   respondToOverload?: boolean;
   /** Priority of this route's tasks in the pool queue: higher runs first. Defaults to 0. */
@@ -50,8 +74,9 @@ export interface OffThreadOptions {
 /** The defaults of {@link OffThreadOptions}. */
 export const defaultOffThreadOptions = Object.freeze({
   timeout: undefined as number | undefined,
+  queueTimeout: defaultAdapterOptions.queueTimeout,
   stream: true,
-  retryAfter: 1,
+  retryAfter: defaultAdapterOptions.retryAfter,
   respondToOverload: true,
   priority: 0,
 });
@@ -61,12 +86,12 @@ export interface OffThreadMiddleware extends RequestHandler {
   /**
    * Settles once the handler module has been loaded in a pool thread and its default export
    * checked. Rejects with an OffThreadError (ERR_OFFTHREAD_WORKER_INIT: the module failed to load;
-   * ERR_OFFTHREAD_TASK_NOT_FOUND: no default export function). Await it before `app.listen()`.
-   * If nobody reads it, a failure is reported with `process.emitWarning()` instead.
+   * ERR_OFFTHREAD_TASK_NOT_FOUND: no default export function). Reading it counts as handling a
+   * failure: no warning is printed for it. See also {@link offThreadReady}.
    */
   readonly ready: Promise<void>;
   /** The pool the route runs on. */
-  readonly pool: Pool;
+  readonly pool: TaskPool;
   /** Absolute path of the handler module. */
   readonly filename: string;
 }
@@ -79,8 +104,19 @@ const dispatchPath = fileURLToPath(
     : new URL(here.endsWith('.cjs') ? './dispatch.cjs' : './dispatch.js', here),
 );
 
-const knownOptions = new Set(Object.keys(defaultOffThreadOptions).concat(['pool', 'locals']));
-const pending = new Set<Promise<void>>();
+const optionNames = [
+  'pool',
+  'timeout',
+  'queueTimeout',
+  'locals',
+  'stream',
+  'retryAfter',
+  'respondToOverload',
+  'priority',
+] as const;
+
+/** Start-up checks of every offThread() in the process, shared by the ESM and CJS builds. */
+const checks = startupRegistry('express');
 
 /**
  * Run an Express route's work in a worker-thread pool. The handler module's default export gets
@@ -88,10 +124,15 @@ const pending = new Set<Promise<void>>();
  * Buffer/Uint8Array (sent as bytes), `reply({ status, headers, body })` from
  * `@offthread/express/worker`, or an async iterable (streamed).
  *
+ * Pool failures are answered with the table every offthread adapter shares (see the core
+ * README's "Errors over HTTP"): 503 with `Retry-After` when the work could not be done now,
+ * 500 (with `expose: false`) when the server failed, nothing when the client left.
+ *
  * @param handlerModule absolute path or file URL of the handler module
  *   (`new URL('./handlers/report.js', import.meta.url)`).
  * @param options see {@link OffThreadOptions}.
- * @returns the middleware; `await middleware.ready` to fail start-up if the module cannot load.
+ * @returns the middleware; `await offThreadReady()` before `app.listen()` to refuse to start when a
+ *   handler module cannot load.
  * @throws {TypeError | RangeError} when `handlerModule` or an option is invalid (the message names it).
  * @throws {OffThreadError} ERR_OFFTHREAD_WORKER_INIT when the handler module does not exist.
  *
@@ -102,52 +143,40 @@ export function offThread(
   handlerModule: string | URL,
   options?: OffThreadOptions,
 ): OffThreadMiddleware {
-  const filename = resolveHandlerModule(handlerModule);
   const o = resolveOptions(options);
-  if (!existsSync(filename)) {
-    throw new OffThreadError(
-      OffThreadErrorCode.WORKER_INIT,
-      `offThread(): the handler module ${filename} does not exist. Check the path; in ESM use new URL('./handlers/x.js', import.meta.url), in CommonJS path.join(__dirname, 'handlers/x.js').`,
-      { filename },
-    );
-  }
+  const filename = resolveModulePath(handlerModule, { label: 'offThread() handlerModule' });
   const pool = o.pool ?? getDefaultPool();
-  const runOptions = { filename: dispatchPath, timeout: o.timeout, priority: o.priority };
-
-  let startupError: Error | undefined;
-  let observed = false;
-  const ready = checkHandler(pool, filename).then(
-    () => undefined,
-    (error: Error) => {
-      // A pool closed before the check ran says nothing about the module; requests get a 503.
-      if (!isOffThreadError(error, OffThreadErrorCode.POOL_CLOSED)) {
-        startupError = error;
-        if (!observed) process.emitWarning(error);
-      }
-      throw error;
-    },
+  const { retryAfter, respondToOverload, locals } = o;
+  const base = {
+    filename: dispatchPath,
+    timeout: o.timeout,
+    queueTimeout: o.queueTimeout,
+    priority: o.priority,
+  };
+  const check = checks.track(
+    retryWhileQueueFull(() => pool.run<true>(filename, { filename: dispatchPath, name: 'check' })),
   );
-  ready.catch(() => {});
-  pending.add(ready);
-  ready.finally(() => pending.delete(ready)).catch(() => {});
 
   const middleware = function offThreadMiddleware(
     req: Request,
     res: Response,
     next: NextFunction,
   ): void {
+    const startupError = check.error;
     if (startupError) {
-      next(decorate(startupError, 500));
+      check.warnIfUnhandled();
+      next(httpError(startupError, 500, false, retryAfter));
       return;
     }
     let arg: DispatchArg;
     try {
-      arg = { f: filename, r: snapshotRequest(req, res, o.locals) };
+      arg = { f: filename, r: snapshotRequest(req, res, locals) };
     } catch (error) {
       next(error);
       return;
     }
     const controller = new AbortController();
+    // One settle for the request: the first of result, failure, header error or a closed client wins.
     let finished = false;
     const onClose = () => {
       if (!finished && !res.writableFinished) {
@@ -160,75 +189,83 @@ export function offThread(
     if (res.socket?.destroyed) onClose();
 
     let port: MessagePort | undefined;
-    let stream: StreamReceiver | undefined;
-    if (o.stream) {
-      const channel = new MessageChannel();
-      port = channel.port1;
-      arg.p = channel.port2;
-      stream = receiveStream(port, res);
-    }
+    let ended: Promise<boolean> | undefined;
     const done = () => {
       finished = true;
       res.off('close', onClose);
       port?.close();
     };
+    const fail = (error: unknown) => {
+      if (finished) return;
+      done();
+      next(error);
+    };
+    if (o.stream) {
+      const channel = new MessageChannel();
+      port = channel.port1;
+      arg.p = channel.port2;
+      ended = receiveStream(port, res, (error) => {
+        // A header Node refuses: answer 500 and stop the producer (closing the port stops it).
+        fail(httpError(error, 500, false, retryAfter));
+      });
+    }
 
     pool
       .run<DispatchResult>(arg, {
-        ...runOptions,
+        ...base,
         signal: controller.signal,
         transferList: arg.p ? [arg.p] : undefined,
       })
       .then(
         (result) => {
+          if (finished) return;
           if (result.k !== Kind.Streamed) {
             done();
-            send(res, result);
+            try {
+              send(res, result);
+            } catch (error) {
+              // Headers Node refuses (a non-ASCII value, a name with a space...): nothing was
+              // written yet, so the app's error handler can still answer.
+              clearHeaders(res, result.h);
+              next(httpError(error, 500, false, retryAfter));
+            }
             return;
           }
-          stream!.ended.then((complete) => {
+          ended!.then((complete) => {
+            if (finished) return;
             done();
             if (complete) res.end();
             else res.destroy();
           });
         },
         (error: unknown) => {
+          if (finished) return;
           done();
-          // The client is gone: there is nobody to answer.
-          if (controller.signal.aborted && isOffThreadError(error, OffThreadErrorCode.ABORTED))
-            return;
-          const mapped = poolErrorStatus(error);
-          if (!mapped) {
-            next(error);
+          const response = poolErrorResponse(error, controller.signal);
+          if (response === CLIENT_GONE) return; // nobody is listening
+          if (response === undefined) {
+            next(error); // the handler's own error, with its own status if it set one
             return;
           }
-          if (!mapped.overload) {
-            next(decorate(error as Error, mapped.status));
+          let e = error as Error;
+          if (isOffThreadError(error, OffThreadErrorCode.UNCLONEABLE)) {
+            e = uncloneableRequestError(arg.r as unknown as Record<string, unknown>, error) ?? e;
+          }
+          const httpErr = httpError(e, response.status, response.retryAfter, retryAfter);
+          if (response.status !== 503 || !respondToOverload || res.headersSent) {
+            next(httpErr);
             return;
           }
-          const e = decorate(error as Error, mapped.status, o.retryAfter);
-          if (res.headersSent) {
-            next(e);
-            return;
-          }
-          res.setHeader('Retry-After', String(o.retryAfter));
-          if (o.respondToOverload) {
-            res.status(e.status).json({
-              error: 'Service Unavailable',
-              code: (error as OffThreadError).code,
-              message: e.message,
-            });
-          } else {
-            next(e);
-          }
+          res.setHeader('Retry-After', String(retryAfter));
+          res.status(503).json(poolErrorBody(response));
         },
       );
   };
   Object.defineProperties(middleware, {
     ready: {
       get() {
-        observed = true;
-        return ready;
+        check.markHandled();
+        return check.promise;
       },
       enumerable: true,
     },
@@ -239,37 +276,42 @@ export function offThread(
 }
 
 /**
- * Load the handler module in a pool thread and check its default export. A full queue says
- * nothing about the module (with a small `maxQueue` even a pool whose threads are still starting
- * is "full"), so that case is retried for a few seconds.
+ * Wait until every `offThread()` middleware created so far in this process (by either module
+ * format of this package) has loaded its handler module, checks that finished long ago included.
+ * Resolves when all passed; rejects with the failure, or with an AggregateError listing every
+ * failure when several routes are broken, so an app can refuse to start:
+ * `await offThreadReady(); app.listen(3000);`. Failures it reports are not also printed as
+ * warnings (an unchecked failure is printed once, after 10 s or at the route's first request).
  */
-async function checkHandler(pool: Pool, filename: string): Promise<void> {
-  for (let attempt = 1, delay = 10; ; attempt++, delay = Math.min(delay * 2, 500)) {
+export function offThreadReady(): Promise<void> {
+  return checks.ready();
+}
+
+/** Give an error the HTTP fields http-errors and finalhandler read; `expose` only below 500. */
+function httpError(error: unknown, status: 500 | 503, retry: boolean, retryAfter: number) {
+  const e = error instanceof Error ? error : new Error(String(error));
+  return withHttpFields(e, { status, retryAfter: retry }, retryAfter);
+}
+
+/** Remove what a failed `res.set()` may have set before it threw. */
+function clearHeaders(res: Response, headers: DispatchResult['h']): void {
+  if (res.headersSent) return;
+  for (const name of Object.keys(headers ?? {})) {
     try {
-      await pool.run<true>(filename, { filename: dispatchPath, name: 'check' });
-      return;
-    } catch (error) {
-      if (!isOffThreadError(error, OffThreadErrorCode.QUEUE_FULL) || attempt === 20) throw error;
-      await new Promise((resolve) => setTimeout(resolve, delay).unref());
-    }
+      res.removeHeader(name);
+    } catch {}
   }
 }
 
 /**
- * Wait until every `offThread()` middleware created so far has loaded its handler module.
- * Rejects with the first failure, so an app can refuse to start:
- * `await offThreadReady(); app.listen(3000);`
+ * Write the chunks the thread posts on `port`. Resolves true on the thread's `end` message,
+ * false if the port closed without it. `onError` gets a header error of the `head` message.
  */
-export async function offThreadReady(): Promise<void> {
-  await Promise.all(pending);
-}
-
-interface StreamReceiver {
-  /** Resolves true on the thread's `end` message, false if the port closed without it. */
-  ended: Promise<boolean>;
-}
-
-function receiveStream(port: MessagePort, res: Response): StreamReceiver {
+function receiveStream(
+  port: MessagePort,
+  res: Response,
+  onError: (error: unknown) => void,
+): Promise<boolean> {
   let resolveEnded!: (complete: boolean) => void;
   const ended = new Promise<boolean>((resolve) => {
     resolveEnded = resolve;
@@ -278,10 +320,15 @@ function receiveStream(port: MessagePort, res: Response): StreamReceiver {
   port.on('message', (message: StreamMessage) => {
     switch (message.t) {
       case 'head':
-        if (message.s !== undefined) res.status(message.s);
-        if (message.h) res.set(message.h as Record<string, string>);
-        if (!res.hasHeader('content-type'))
-          res.setHeader('Content-Type', 'application/octet-stream');
+        try {
+          if (message.s !== undefined) res.status(message.s);
+          if (message.h) res.set(message.h as Record<string, string>);
+          if (!res.hasHeader('content-type'))
+            res.setHeader('Content-Type', 'application/octet-stream');
+        } catch (error) {
+          clearHeaders(res, message.h);
+          onError(error);
+        }
         break;
       case 'chunk': {
         const d = message.d;
@@ -296,7 +343,7 @@ function receiveStream(port: MessagePort, res: Response): StreamReceiver {
     }
   });
   port.on('close', () => resolveEnded(false));
-  return { ended };
+  return ended;
 }
 
 function send(res: Response, result: DispatchResult): void {
@@ -320,94 +367,34 @@ function send(res: Response, result: DispatchResult): void {
   }
 }
 
-function resolveHandlerModule(file: unknown): string {
-  if (file instanceof URL) {
-    if (file.protocol !== 'file:')
-      throw new TypeError(`handlerModule must be a file: URL, got ${file.href}`);
-    return fileURLToPath(file);
-  }
-  if (typeof file !== 'string' || file === '') {
-    throw new TypeError(
-      `handlerModule must be an absolute path or a file URL (new URL('./handlers/x.js', import.meta.url)), got ${describe(file)}`,
-    );
-  }
-  if (file.startsWith('file:')) return fileURLToPath(file);
-  if (!isAbsolute(file)) {
-    throw new TypeError(
-      `handlerModule must be an absolute path or a file URL, got the relative path ${JSON.stringify(file)}. Use new URL('${file}', import.meta.url) in ESM or path.join(__dirname, '${file}') in CommonJS.`,
-    );
-  }
-  return file;
-}
-
 function resolveOptions(options: OffThreadOptions | undefined) {
-  if (options === undefined) options = {};
-  if (options === null || typeof options !== 'object') {
-    throw new TypeError(`options must be an object, got ${describe(options)}`);
+  const o = readOptionBag(options, optionNames, 'offThread() options');
+  const path = (name: string) => `offThread() options.${name}`;
+  if (o.pool !== undefined && !isTaskPool(o.pool)) {
+    throw new TypeError(
+      `${path('pool')} must be a Pool from @offthread/core (or another TaskPool), got ${describeValue(o.pool)}`,
+    );
   }
-  for (const key of Object.keys(options)) {
-    if (!knownOptions.has(key)) {
-      throw new TypeError(
-        `options.${key} is not an offThread() option. Known options: ${[...knownOptions].join(', ')}`,
-      );
-    }
-  }
-  const { pool, timeout, locals, stream, retryAfter, respondToOverload, priority } = options;
-  if (pool !== undefined && (pool === null || typeof (pool as Pool).run !== 'function')) {
-    throw new TypeError(`options.pool must be a Pool from @offthread/core, got ${describe(pool)}`);
-  }
-  if (timeout !== undefined) {
-    if (typeof timeout !== 'number' || Number.isNaN(timeout)) {
-      throw new TypeError(
-        `options.timeout must be a number of milliseconds, got ${describe(timeout)}`,
-      );
-    }
-    if (timeout <= 0)
-      throw new RangeError(`options.timeout must be a number of milliseconds > 0, got ${timeout}`);
-  }
+  const locals = o.locals;
   if (
     locals !== undefined &&
     typeof locals !== 'function' &&
     !(Array.isArray(locals) && locals.every((k) => typeof k === 'string'))
   ) {
     throw new TypeError(
-      `options.locals must be an array of res.locals keys or a function (req, res) => data, got ${describe(locals)}`,
+      `${path('locals')} must be an array of res.locals keys or a function (req, res) => data, got ${describeValue(locals)}`,
     );
   }
-  for (const [name, value] of [
-    ['stream', stream],
-    ['respondToOverload', respondToOverload],
-  ] as const) {
-    if (value !== undefined && typeof value !== 'boolean') {
-      throw new TypeError(`options.${name} must be a boolean, got ${describe(value)}`);
-    }
-  }
-  if (retryAfter !== undefined) {
-    if (typeof retryAfter !== 'number' || !Number.isInteger(retryAfter)) {
-      throw new TypeError(
-        `options.retryAfter must be a whole number of seconds, got ${describe(retryAfter)}`,
-      );
-    }
-    if (retryAfter < 0)
-      throw new RangeError(`options.retryAfter must be >= 0 seconds, got ${retryAfter}`);
-  }
-  if (priority !== undefined && (typeof priority !== 'number' || Number.isNaN(priority))) {
-    throw new TypeError(`options.priority must be a number, got ${describe(priority)}`);
-  }
+  const d = defaultOffThreadOptions;
   return {
-    pool,
-    locals,
-    timeout: timeout ?? defaultOffThreadOptions.timeout,
-    stream: stream ?? defaultOffThreadOptions.stream,
-    retryAfter: retryAfter ?? defaultOffThreadOptions.retryAfter,
-    respondToOverload: respondToOverload ?? defaultOffThreadOptions.respondToOverload,
-    priority: priority ?? defaultOffThreadOptions.priority,
+    pool: o.pool as TaskPool | undefined,
+    locals: locals as LocalsOption | undefined,
+    timeout: checkDurationOption(o.timeout, path('timeout')) ?? d.timeout,
+    queueTimeout: checkDurationOption(o.queueTimeout, path('queueTimeout')) ?? d.queueTimeout,
+    stream: checkBooleanOption(o.stream, path('stream')) ?? d.stream,
+    retryAfter: checkRetryAfterOption(o.retryAfter, path('retryAfter')) ?? d.retryAfter,
+    respondToOverload:
+      checkBooleanOption(o.respondToOverload, path('respondToOverload')) ?? d.respondToOverload,
+    priority: checkPriorityOption(o.priority, path('priority')) ?? d.priority,
   };
-}
-
-export function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (value === null) return 'null';
-  if (typeof value === 'object') return Array.isArray(value) ? 'an array' : 'an object';
-  return String(value);
 }

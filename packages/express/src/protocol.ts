@@ -3,14 +3,14 @@
  * (pool thread). Internal: nothing here is public API.
  */
 import type { MessagePort } from 'node:worker_threads';
-import type { RequestSnapshot } from './snapshot.js';
+import type { RequestData } from './snapshot.js';
 
 /** The argument of every task the middleware submits. Short keys: it is cloned per request. */
 export interface DispatchArg {
   /** Absolute path of the user's handler module. */
   f: string;
-  /** The request snapshot. */
-  r: RequestSnapshot;
+  /** The request snapshot (its data; the thread adds the helpers). */
+  r: RequestData;
   /** Port to stream chunks on, when the route allows streaming. */
   p?: MessagePort;
 }

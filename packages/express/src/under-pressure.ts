@@ -6,9 +6,9 @@ import {
   performance,
 } from 'node:perf_hooks';
 import type { Pool } from '@offthread/core';
+import { describeValue as describe } from '@offthread/core/adapter';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { getDefaultPool } from './default-pool.js';
-import { describe } from './off-thread.js';
 
 /** Why the process is under pressure: the limit that was exceeded. */
 export const PressureType = {

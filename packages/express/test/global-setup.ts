@@ -13,5 +13,5 @@ export default function setup(): void {
   const stale = readdirSync(`${root}src`).some(
     (f) => statSync(`${root}src/${f}`).mtimeMs > builtAt,
   );
-  if (stale) execFileSync('pnpm', ['exec', 'tsup'], { cwd: root, stdio: 'ignore' });
+  if (stale) execFileSync('npx', ['tsup'], { cwd: root, stdio: 'ignore' });
 }

@@ -14,34 +14,57 @@ describe('option validation', () => {
   const handler = fixture('echo.mjs');
 
   it('offThread() rejects options that are not an object', () => {
-    expect(() => offThread(handler, null as never)).toThrow(/^options must be an object, got null/);
+    expect(() => offThread(handler, null as never)).toThrow(
+      /^offThread\(\) options must be an object, got null/,
+    );
     expect(() => offThread(handler, 'fast' as never)).toThrow(TypeError);
   });
 
   it.each([
-    [{ timout: 5 }, TypeError, /options\.timout is not an offThread\(\) option/],
+    [
+      { timout: 5 },
+      TypeError,
+      /offThread\(\) options\.timout is not an option\. Known options: pool, timeout/,
+    ],
     [{ pool: {} }, TypeError, /options\.pool must be a Pool/],
-    [{ timeout: '5s' }, TypeError, /options\.timeout must be a number of milliseconds, got "5s"/],
-    [{ timeout: 0 }, RangeError, /options\.timeout must be a number of milliseconds > 0, got 0/],
+    [{ timeout: '5s' }, TypeError, /options\.timeout must be a number of milliseconds .*got "5s"/],
+    [
+      { timeout: 0 },
+      RangeError,
+      /options\.timeout must be > 0 ms, got 0\. Use Infinity for no limit/,
+    ],
+    [{ timeout: 2 ** 31 }, RangeError, /options\.timeout must be .* <= 2147483647/],
+    [{ queueTimeout: 0 }, RangeError, /options\.queueTimeout must be > 0 ms, got 0\. Use Infinity/],
+    [{ queueTimeout: -5 }, RangeError, /options\.queueTimeout/],
     [
       { locals: 'user' },
       TypeError,
       /options\.locals must be an array of res\.locals keys or a function/,
     ],
     [{ locals: [1] }, TypeError, /options\.locals/],
-    [{ stream: 'yes' }, TypeError, /options\.stream must be a boolean/],
-    [{ respondToOverload: 1 }, TypeError, /options\.respondToOverload must be a boolean/],
+    [{ stream: 'yes' }, TypeError, /options\.stream must be true or false/],
+    [{ respondToOverload: 1 }, TypeError, /options\.respondToOverload must be true or false/],
     [{ retryAfter: 1.5 }, TypeError, /options\.retryAfter must be a whole number of seconds/],
-    [{ retryAfter: -1 }, RangeError, /options\.retryAfter must be >= 0/],
-    [{ priority: Number.NaN }, TypeError, /options\.priority must be a number/],
+    [{ retryAfter: -1 }, RangeError, /options\.retryAfter must be a whole number of seconds >= 0/],
+    [{ priority: Number.NaN }, TypeError, /options\.priority must be a finite number/],
   ])('offThread() rejects %o', (options, ErrorClass, message) => {
     expect(() => offThread(handler, { pool, ...options } as never)).toThrow(ErrorClass);
     expect(() => offThread(handler, { pool, ...options } as never)).toThrow(message);
   });
 
+  it('accepts Infinity for no limit, as the core does', () => {
+    const route = offThread(handler, {
+      pool,
+      timeout: Number.POSITIVE_INFINITY,
+      queueTimeout: Number.POSITIVE_INFINITY,
+    });
+    expect(typeof route).toBe('function');
+  });
+
   it('documents its defaults', () => {
     expect(defaultOffThreadOptions).toEqual({
       timeout: undefined,
+      queueTimeout: 10_000,
       stream: true,
       retryAfter: 1,
       respondToOverload: true,

@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { isOffThreadError, OffThreadErrorCode, Pool } from '@offthread/core';
 import type { NextFunction, Request, Response } from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { offThread, offThreadReady } from '../src/index.js';
+import { offThread } from '../src/index.js';
 import { expressVersions, fetchText, fixture, listen } from './helpers.js';
 
 describe('offThread() start-up checks', () => {
@@ -55,28 +55,6 @@ describe('offThread() start-up checks', () => {
     expect(isOffThreadError(error, OffThreadErrorCode.WORKER_INIT)).toBe(true);
     expect((error as Error).message).toMatch(/broken at load time/);
     expect(((error as Error).cause as Error).message).toBe('broken at load time');
-  });
-
-  it('reports a failure with process.emitWarning() when nobody awaits ready', async () => {
-    const warning = new Promise<Error>((resolve) => process.once('warning', resolve));
-    offThread(fixture('no-default.mjs'), { pool });
-    const emitted = await warning;
-    expect(emitted.name).toBe('OffThreadError');
-    expect(emitted.message).toMatch(/no default export/);
-  });
-
-  it('offThreadReady() rejects when any handler module failed', async () => {
-    offThread(fixture('echo.mjs'), { pool });
-    const bad = offThread(fixture('broken.mjs'), { pool });
-    bad.ready.catch(() => {});
-    await expect(offThreadReady()).rejects.toThrow(/broken at load time/);
-  });
-
-  it('offThreadReady() resolves when every handler module loaded', async () => {
-    await offThreadReady().catch(() => {});
-    offThread(fixture('echo.mjs'), { pool });
-    offThread(fixture('respond.mjs'), { pool });
-    await expect(offThreadReady()).resolves.toBeUndefined();
   });
 
   it('exposes the pool and the resolved filename', () => {
