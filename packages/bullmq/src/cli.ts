@@ -68,7 +68,8 @@ async function main(): Promise<void> {
   const threads = int(v.threads as string | undefined, '--threads');
   const pool = new Pool({
     name: `bullmq:${v.queue}`,
-    ...(threads ? { maxThreads: threads, minThreads: Math.min(threads, 1) } : {}),
+    // A worker machine exists to run tasks: keep all its threads warm.
+    ...(threads ? { maxThreads: threads, minThreads: threads } : {}),
   });
   const server = await serve({
     queue: v.queue,

@@ -43,3 +43,17 @@ export function offThreadError(
   // The core's constructor is typed with its own codes; the class is the same for ours.
   return new OffThreadError(code as OffThreadErrorCode, message, details);
 }
+
+/**
+ * Is `error` an OffThreadError, optionally with the given code? Like the core's
+ * `isOffThreadError`, but also typed for the {@link RemoteErrorCode} codes.
+ */
+export function isRemotePoolError(
+  error: unknown,
+  code?: OffThreadErrorCode | RemoteErrorCode,
+): error is OffThreadError & { code: OffThreadErrorCode | RemoteErrorCode } {
+  if (!(error instanceof Error)) return false;
+  const c = (error as { code?: unknown }).code;
+  if (typeof c !== 'string' || !c.startsWith('ERR_OFFTHREAD_')) return false;
+  return code === undefined || c === code;
+}

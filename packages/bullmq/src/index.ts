@@ -3,7 +3,7 @@
  * @module
  */
 export type { RedisConnection } from './connection.js';
-export { RemoteErrorCode } from './errors.js';
+export { isRemotePoolError, RemoteErrorCode } from './errors.js';
 export {
   type Backoff,
   defaultRemotePoolOptions,
