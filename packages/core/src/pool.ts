@@ -14,6 +14,7 @@ import {
   type PoolOptions,
   type ResolvedPoolOptions,
   type RunOptions,
+  type RunOptionsSnapshot,
   readRunOptions,
   resolvePoolOptions,
 } from './options.js';
@@ -67,9 +68,6 @@ const START_BACKOFF_MS = 100;
 const MAX_START_BACKOFF_MS = 10_000;
 /** Task ids are Int32 (they go into the threads' SharedArrayBuffer slots); 0 means none. */
 const MAX_TASK_ID = 0x7fffffff;
-/** See errors.ts; a string until the code is in OffThreadErrorCode everywhere. */
-const RESULT_LOST = ((OffThreadErrorCode as Record<string, string>).RESULT_LOST ??
-  'ERR_OFFTHREAD_RESULT_LOST') as OffThreadErrorCode;
 
 /**
  * A pool of worker threads that run functions exported by task modules.
@@ -177,7 +175,8 @@ export class Pool extends EventEmitter implements TaskPool {
    * in `transfer()` is moved, exactly as with `run()`).
    */
   proxy<M>(options: Omit<RunOptions, 'name'> = {}): PoolProxy<M> {
-    readRunOptions(options);
+    // Read once, now: a getter on the caller's object is not asked again at each call.
+    const base = ownRunOptions(readRunOptions(options));
     const cache = new Map<string, ProxiedFunction<unknown[], unknown>>();
     const pool = this;
     return new Proxy({} as PoolProxy<M>, {
@@ -191,8 +190,9 @@ export class Pool extends EventEmitter implements TaskPool {
             function proxied(...args: unknown[]) {
               return pool.submit(args, runOptions, TaskKind.Spread);
             };
-          fn = Object.assign(call({ ...options, name: property }), {
-            withOptions: (extra: RunOptions) => call({ ...options, ...extra, name: property }),
+          fn = Object.assign(call({ ...base, name: property }), {
+            withOptions: (extra: RunOptions) =>
+              call({ ...base, ...ownRunOptions(readRunOptions(extra)), name: property }),
           }) as ProxiedFunction<unknown[], unknown>;
           cache.set(property, fn);
         }
@@ -626,11 +626,11 @@ export class Pool extends EventEmitter implements TaskPool {
       task,
       new OffThreadError(
         OffThreadErrorCode.TIMEOUT,
-        `The task ran longer than its ${task.timeout} ms timeout and was stopped (its thread was terminated and replaced)`,
+        `The task ran longer than its ${task.timeout} ms timeout. Its signal was aborted; a task that does not stop within abortGracePeriod (${this.options.abortGracePeriod} ms) has its thread terminated and replaced.`,
         { timeout: task.timeout, ...describeTask(task) },
       ),
     );
-    if (thread.inFlight.has(task.id)) this.stopThread(thread, `task ${task.id} timed out`);
+    this.signalThenStop(thread, task, true, `task ${task.id} timed out`);
   }
 
   private abort(task: Task): void {
@@ -642,13 +642,20 @@ export class Pool extends EventEmitter implements TaskPool {
       this.checkDrained();
       return;
     }
-    // The caller is answered at once; the thread gets the signal and a grace period to stop.
-    thread.post(encodeAbort(task.id));
+    this.signalThenStop(thread, task, false, `task ${task.id} ignored its abort signal`);
+  }
+
+  /**
+   * The caller was answered already; the task gets its signal and abortGracePeriod to stop by
+   * itself, then its thread is terminated (the only way to stop code that does not listen).
+   */
+  private signalThenStop(thread: Thread, task: Task, timedOut: boolean, why: string): void {
+    thread.post(encodeAbort(task.id, timedOut));
     const grace = setTimeout(() => {
       if (!thread.inFlight.has(task.id)) return;
       thread.drain((message) => this.handleMessage(thread, message));
       if (thread.inFlight.has(task.id))
-        this.stopThread(thread, `task ${task.id} ignored its abort signal`);
+        this.stopThread(thread, `${why} and did not stop within abortGracePeriod`);
     }, this.options.abortGracePeriod);
     grace.unref();
   }
@@ -858,7 +865,7 @@ export class Pool extends EventEmitter implements TaskPool {
         ? `died (${thread.crashError.name}: ${thread.crashError.message})`
         : `exited with code ${exitCode}`;
     return new OffThreadError(
-      RESULT_LOST,
+      OffThreadErrorCode.RESULT_LOST,
       `The task finished, but its worker thread ${why} before the result could be sent back. The task ran once and was not re-run.`,
       { cause: thread.crashError, exitCode, ...describeTask(task) },
     );
@@ -869,6 +876,14 @@ export class Pool extends EventEmitter implements TaskPool {
       [...this.threads].map((thread) => this.stopThread(thread, 'the pool closed', true)),
     );
   }
+}
+
+/** The fields of a run-options snapshot that are set, as a plain RunOptions object. */
+function ownRunOptions(snapshot: RunOptionsSnapshot): RunOptions {
+  const options: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(snapshot))
+    if (value !== undefined) options[key] = value;
+  return options as RunOptions;
 }
 
 function describeTask(task: Task): { task: string; filename: string } {

@@ -14,7 +14,7 @@ export const Op = {
   Run: 0,
   /** main -> worker: [Register, fnId, filename, exportName]: sent once per thread per function. */
   Register: 1,
-  /** main -> worker: [Abort, id] */
+  /** main -> worker: [Abort, id, timedOut(0|1)]: abort the task's signal. */
   Abort: 2,
   /** worker -> main: [Ready] once the thread can take tasks. */
   Ready: 3,
@@ -135,8 +135,13 @@ export function decodeCheck(message: readonly unknown[]): { id: number; fnId: nu
   return { id: message[1] as number, fnId: message[2] as number };
 }
 
-export function encodeAbort(id: number): unknown[] {
-  return [Op.Abort, id];
+export function encodeAbort(id: number, timedOut: boolean): unknown[] {
+  return [Op.Abort, id, timedOut ? 1 : 0];
+}
+
+/** Did the pool abort the task because its timeout passed (rather than its caller's signal)? */
+export function decodeAbortTimedOut(message: readonly unknown[]): boolean {
+  return message[2] === 1;
 }
 
 export function encodeForget(fnId: number): unknown[] {

@@ -18,11 +18,12 @@ import {
   workerData,
 } from 'node:worker_threads';
 import { serializeError } from './error-serialization.js';
-import { OffThreadError, OffThreadErrorCode } from './errors.js';
+import { abortedError, OffThreadError, OffThreadErrorCode } from './errors.js';
 import { exportedFunctionNames, findExport } from './export-lookup.js';
 import { importTaskModule } from './module-loader.js';
 import {
   appendResult,
+  decodeAbortTimedOut,
   decodeCheck,
   decodeRegister,
   decodeRun,
@@ -162,7 +163,7 @@ function handle(message: unknown[]): void {
       functions.delete(decodeSubject(message));
       break;
     case Op.Abort:
-      abort(decodeSubject(message));
+      abort(decodeSubject(message), decodeAbortTimedOut(message));
       break;
     case Op.Close:
       void close();
@@ -210,11 +211,10 @@ async function close(): Promise<void> {
   process.exit(0);
 }
 
-function abort(id: number): void {
-  const reason = new OffThreadError(
-    OffThreadErrorCode.ABORTED,
-    'The task was aborted by its caller',
-  );
+function abort(id: number, timedOut: boolean): void {
+  const reason = timedOut
+    ? new OffThreadError(OffThreadErrorCode.TIMEOUT, 'The task ran longer than its timeout')
+    : abortedError(new Error('The task was aborted by its caller'));
   // A waiting task stays in its place (so tasks keep starting in order) and is skipped there.
   const task = active.get(id) ?? pending.get(id);
   task?.abort(reason);

@@ -31,9 +31,25 @@ describe('timeouts', () => {
     await expect(pool.run(100, { name: 'busy', timeout: 5_000 })).resolves.toBeTypeOf('number');
   });
 
-  it('signal the task (cooperative code sees signal.aborted)', async () => {
-    const pool = createPool({ maxThreads: 1, abortGracePeriod: 5_000 });
-    const error = await rejectionOf(pool.run(1_000, { name: 'cooperative', timeout: 50 }));
+  it("abort the task's signal when its timeout passes, and keep a thread whose task stops by itself within abortGracePeriod", async () => {
+    const pool = createPool({ minThreads: 1, maxThreads: 1, abortGracePeriod: 5_000 });
+    const before = await pool.run(undefined, { name: 'whoAmI' });
+    const error = await rejectionOf(pool.run(10_000, { name: 'cooperative', timeout: 50 }));
     expect(error.code).toBe('ERR_OFFTHREAD_TIMEOUT');
+    // The cooperative task saw its signal and returned: same thread, nothing replaced. Had the
+    // signal not fired, the next task would wait 10 s behind it (and this test time out).
+    expect(await pool.run(undefined, { name: 'whoAmI' })).toBe(before);
+    expect(pool.stats().threadsReplaced).toBe(0);
+  });
+
+  it('terminate the thread of a task that ignores its signal, once abortGracePeriod has passed', async () => {
+    const pool = createPool({ minThreads: 1, maxThreads: 1, abortGracePeriod: 100 });
+    const before = await pool.run(undefined, { name: 'whoAmI' });
+    const error = await rejectionOf(
+      pool.run(undefined, { filename: fixture('crash.mjs'), name: 'spin', timeout: 50 }),
+    );
+    expect(error.code).toBe('ERR_OFFTHREAD_TIMEOUT');
+    expect(await pool.run(undefined, { name: 'whoAmI' })).not.toBe(before);
+    expect(pool.stats().threadsReplaced).toBe(1);
   });
 });
