@@ -11,9 +11,15 @@ export {
 } from './exporters/prometheus.js';
 export { renderHtmlReport } from './html.js';
 export { createMonitor, type Monitor, type MonitorEvents } from './monitor.js';
-export { defaultMonitorOptions, type MonitorOptions } from './options.js';
+export {
+  defaultMonitorOptions,
+  type MonitorMode,
+  type MonitorOptions,
+  type ProfileBlocks,
+  productionMonitorOptions,
+} from './options.js';
 export { formatReport, type LoadSummary, type RunReport } from './report.js';
-export { threadpoolSize } from './threadpool.js';
+export { type ThreadpoolCounting, threadpoolSize } from './threadpool.js';
 export type {
   Block,
   DelayStats,

@@ -102,6 +102,10 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
   private intervalBlockedTime = 0;
   private tracker: ThreadpoolTracker | null = null;
   private profiler: RollingProfiler | null = null;
+  /** Sum of all heartbeat lateness, ms: lets the canary tell a busy loop from a busy pool. */
+  private lateTotal = 0;
+  private lastBlockAt = 0;
+  private beatCpu: NodeJS.CpuUsage | null = null;
   private hot = new HotFunctionTable();
   private profSamples = 0;
   private profIdle = 0;
@@ -139,21 +143,40 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
     this.cpuStart = this.cpuLast = process.cpuUsage();
     this.uvStart = this.uvLast = uvCounters();
     if (o.threadpool) {
-      this.tracker = new ThreadpoolTracker(o.probeInterval);
+      this.tracker = new ThreadpoolTracker(
+        o.probeInterval,
+        o.threadpoolCounting,
+        () => this.lateTotal,
+      );
       this.tracker.start();
     }
-    if (o.profileBlocks) {
-      const p = new RollingProfiler(o.profilerInterval);
-      if (p.init()) {
-        this.profiler = p;
-        p.start();
-      }
-    }
+    if (o.profileBlocks === true) this.startProfiler();
     this.lastBeat = this.lastRoll = performance.now();
     this.scheduleBeat();
     this.sampleTimer = setInterval(() => this.takeSample(), o.sampleInterval);
     this.sampleTimer.unref();
     return this;
+  }
+
+  private startProfiler(): void {
+    const p = new RollingProfiler(this.options.profilerInterval);
+    if (p.init()) {
+      this.profiler = p;
+      p.start();
+    }
+  }
+
+  /** Stop the profiler and keep what its last window saw. */
+  private stopProfiler(): void {
+    const last = this.profiler?.stop();
+    this.profiler = null;
+    if (last) {
+      const { samples, idle } = this.hot.add(last);
+      this.profSamples += samples;
+      this.profIdle += idle;
+      this.totalProfSamples += samples;
+      this.totalProfIdle += idle;
+    }
   }
 
   private scheduleBeat(): void {
@@ -168,8 +191,25 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
     const ns = Math.max(0, Math.round(late * NS)) + 1;
     this.eld.record(ns);
     this.total.record(ns);
-    if (late >= this.options.blockThreshold) this.onBlock(this.lastBeat, now, late);
-    else if (this.profiler && now - this.lastRoll > 10_000) this.roll();
+    if (late > 0) this.lateTotal += late;
+    // 'after-block' without a profiler: CPU time tells a block (the process ran) from a
+    // process that a busy machine did not schedule, which must not switch the profiler on.
+    const watchCpu = !this.profiler && this.options.profileBlocks === 'after-block';
+    const cpu = watchCpu ? process.cpuUsage() : null;
+    if (late >= this.options.blockThreshold) {
+      this.onBlock(this.lastBeat, now, late);
+      this.lastBlockAt = now;
+      // The first block goes without a stack; the ones that recur get theirs.
+      if (cpu && this.beatCpu) {
+        const ranMs = (cpu.user - this.beatCpu.user + cpu.system - this.beatCpu.system) / 1000;
+        if (ranMs >= late / 4) this.startProfiler();
+      }
+    } else if (this.profiler && now - this.lastRoll > 10_000) {
+      if (this.options.profileBlocks === 'after-block' && now - this.lastBlockAt > 60_000) {
+        this.stopProfiler();
+      } else this.roll();
+    }
+    this.beatCpu = this.profiler ? null : cpu;
     this.lastBeat = performance.now();
     this.scheduleBeat();
   }
@@ -265,12 +305,10 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
     const elu = performance.eventLoopUtilization();
     let utilization = performance.eventLoopUtilization(elu, this.eluLast!).utilization;
     this.eluLast = elu;
-    if (this.profiler) {
-      this.roll();
-      if (this.profSamples > 0)
-        utilization = this.profilerUtilization(this.profSamples, this.profIdle);
-      this.profSamples = this.profIdle = 0;
-    }
+    if (this.profiler) this.roll();
+    if (this.profSamples > 0)
+      utilization = this.profilerUtilization(this.profSamples, this.profIdle);
+    this.profSamples = this.profIdle = 0;
     const eventLoop: EventLoopStats = {
       delay,
       utilization: round(utilization),
@@ -346,7 +384,7 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
       time: Date.now(),
       interval: this.lastSample,
       sinceStart: this.sinceStart(),
-      profile: this.hot.stats(this.profiler !== null),
+      profile: this.hot.stats(this.options.profileBlocks !== false),
     };
   }
 
@@ -360,16 +398,8 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
     if (Date.now() - this.intervalStart >= Math.min(250, this.options.sampleInterval)) {
       this.takeSample();
     }
-    if (this.profiler) {
-      const last = this.profiler.stop();
-      if (last) {
-        const { samples, idle } = this.hot.add(last);
-        this.totalProfSamples += samples;
-        this.totalProfIdle += idle;
-      }
-    }
+    this.stopProfiler();
     const snap = this.snapshot();
-    this.profiler = null;
     if (this.sampleTimer) clearInterval(this.sampleTimer);
     if (this.beatTimer) clearTimeout(this.beatTimer);
     this.sampleTimer = this.beatTimer = null;

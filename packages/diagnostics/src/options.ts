@@ -1,14 +1,49 @@
+import type { ThreadpoolCounting } from './threadpool.js';
+
+/** When the CPU profiler that attributes blocks runs. */
+export type ProfileBlocks = boolean | 'after-block';
+
+/**
+ * A preset for the cost/detail trade-off.
+ * - `'development'`: the profiler runs from the start, so even the first block gets its stack.
+ * - `'production'`: the profiler starts only after a block was seen (so recurring blocks get
+ *   their stack, and an app that never blocks pays nothing for it) and stops again after 60 s
+ *   without a block; the canary goes every second instead of every 250 ms.
+ * Both count thread-pool requests with async_hooks only while a queue is seen.
+ */
+export type MonitorMode = 'development' | 'production';
+
 /** Options of {@link createMonitor}. Every field is optional; see {@link defaultMonitorOptions}. */
 export interface MonitorOptions {
+  /**
+   * Preset for the options below that are not given; see {@link MonitorMode} and
+   * {@link productionMonitorOptions}. Defaults to `'development'`.
+   */
+  mode?: MonitorMode;
   /** How often a `sample` is taken and emitted, in ms. Defaults to 1000. */
   sampleInterval?: number;
   /** An event-loop stall longer than this (ms) is reported as a block. Defaults to 50. */
   blockThreshold?: number;
   /** Track the libuv thread pool (async_hooks counting + canary probe). Defaults to true. */
   threadpool?: boolean;
-  /** Attribute blocks to stacks with V8's sampling profiler. Defaults to true. */
-  profileBlocks?: boolean;
-  /** Sampling interval of the CPU profiler, in microseconds. Defaults to 1000. */
+  /**
+   * When to count each thread-pool request with async_hooks: `'on-queueing'` switches counting
+   * on only while the canary or a sampled in-flight count shows a queue (and off 10 s after the
+   * last one); `'always'` counts from the start (costs CPU on every async resource).
+   * Defaults to `'on-queueing'`.
+   */
+  threadpoolCounting?: ThreadpoolCounting;
+  /**
+   * Attribute blocks to stacks with V8's sampling profiler: `true` from the start, `'after-block'`
+   * from the first block on (the first block has no stack; the profiler stops after 60 s without
+   * a block), `false` never. Defaults to true (`'after-block'` in production mode).
+   */
+  profileBlocks?: ProfileBlocks;
+  /**
+   * Sampling interval of the CPU profiler, in microseconds. A block (at least `blockThreshold`
+   * ms) gets `blockThreshold * 1000 / profilerInterval` samples or more, enough to name the
+   * function; each sample costs CPU. Defaults to 10000 (10 ms).
+   */
   profilerInterval?: number;
   /** Period of the heartbeat timer whose lateness is the event-loop delay, in ms (at most blockThreshold/2). Defaults to 20. */
   delayResolution?: number;
@@ -22,11 +57,13 @@ export interface MonitorOptions {
 
 /** The defaults of {@link MonitorOptions}. */
 export const defaultMonitorOptions: Required<MonitorOptions> = Object.freeze({
+  mode: 'development',
   sampleInterval: 1000,
   blockThreshold: 50,
   threadpool: true,
+  threadpoolCounting: 'on-queueing',
   profileBlocks: true,
-  profilerInterval: 1000,
+  profilerInterval: 10_000,
   delayResolution: 20,
   probeInterval: 250,
   maxBlocks: 20,
@@ -45,6 +82,13 @@ function positive(name: string, value: unknown, integer = false): void {
   }
 }
 
+/** What `mode: 'production'` changes from {@link defaultMonitorOptions}. */
+export const productionMonitorOptions: Readonly<MonitorOptions> = Object.freeze({
+  mode: 'production',
+  profileBlocks: 'after-block',
+  probeInterval: 1000,
+});
+
 /** Validate and fill in defaults. Throws TypeError/RangeError naming the bad option. */
 export function resolveMonitorOptions(options: MonitorOptions = {}): Required<MonitorOptions> {
   if (options === null || typeof options !== 'object') {
@@ -59,12 +103,34 @@ export function resolveMonitorOptions(options: MonitorOptions = {}): Required<Mo
   if (options.probeInterval !== undefined && options.probeInterval !== 0) {
     positive('probeInterval', options.probeInterval);
   }
-  for (const key of ['threadpool', 'profileBlocks'] as const) {
-    if (options[key] !== undefined && typeof options[key] !== 'boolean') {
-      throw new TypeError(`options.${key} must be a boolean`);
-    }
+  if (options.threadpool !== undefined && typeof options.threadpool !== 'boolean') {
+    throw new TypeError('options.threadpool must be a boolean');
   }
-  const resolved = { ...defaultMonitorOptions };
+  if (
+    options.profileBlocks !== undefined &&
+    typeof options.profileBlocks !== 'boolean' &&
+    options.profileBlocks !== 'after-block'
+  ) {
+    throw new TypeError(`options.profileBlocks must be true, false or 'after-block'`);
+  }
+  if (
+    options.mode !== undefined &&
+    options.mode !== 'development' &&
+    options.mode !== 'production'
+  ) {
+    throw new TypeError(`options.mode must be 'development' or 'production'`);
+  }
+  if (
+    options.threadpoolCounting !== undefined &&
+    options.threadpoolCounting !== 'always' &&
+    options.threadpoolCounting !== 'on-queueing'
+  ) {
+    throw new TypeError(`options.threadpoolCounting must be 'on-queueing' or 'always'`);
+  }
+  const resolved = {
+    ...defaultMonitorOptions,
+    ...(options.mode === 'production' ? productionMonitorOptions : {}),
+  };
   for (const [k, v] of Object.entries(options)) {
     if (v !== undefined && k in resolved) (resolved as any)[k] = v;
   }

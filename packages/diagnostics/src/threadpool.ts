@@ -63,12 +63,33 @@ class Period {
   start = performance.now();
 }
 
+/** Resource names in `process.getActiveResourcesInfo()` that are thread-pool requests. */
+const ACTIVE_POOL_REQS = new Set([
+  'FSReqCallback',
+  'FSReqPromise',
+  'GetAddrInfoReqWrap',
+  'GetNameInfoReqWrap',
+]);
+
+/** When counting with async_hooks is on. */
+export type ThreadpoolCounting = 'always' | 'on-queueing';
+
+/** How long counting stays on after the last sign of queueing, ms. */
+const COUNTING_HOLD_MS = 10_000;
+/** A canary that waited this long (ms) beyond the event loop's own lateness means a queue. */
+const CANARY_QUEUE_MS = 5;
+
 /**
  * Counts thread-pool requests made from this thread with async_hooks (init on submit, before on
  * completion), and models the pool as `size` threads serving a FIFO queue, which is what libuv
  * does. From that it derives queue wait per request and the share of time all threads were busy.
  * A canary (crypto.randomFill of 1 byte) measures the real queue, including work this thread
  * cannot see (worker threads, native addons).
+ *
+ * async_hooks cost CPU on every async resource (promises included on Node 20), so with
+ * `counting: 'on-queueing'` they are only on while there is something to count: the canary
+ * (sent every probe interval) and a cheap look at `process.getActiveResourcesInfo()` watch for
+ * a queue, and counting switches on when one shows, and off again 10 s after the last one (two waiting canaries in a row switch it on).
  */
 export class ThreadpoolTracker {
   readonly size = threadpoolSize();
@@ -87,10 +108,60 @@ export class ThreadpoolTracker {
   private probeTimer: NodeJS.Timeout | null = null;
   private probeBuf = Buffer.alloc(1);
   private hook: ReturnType<typeof createHook> | null = null;
+  private counting = false;
+  private canaryWaits = 0;
+  private countingUntil = 0;
+  private sampledPeakInterval = 0;
+  private sampledPeakTotal = 0;
 
-  constructor(private readonly probeInterval: number) {}
+  /**
+   * @param probeInterval ms between canary requests (0: no canary).
+   * @param countingMode when async_hooks counting is on.
+   * @param loopLateness cumulative event-loop lateness (ms) the caller measured, so a canary
+   *   delayed by a busy loop rather than by the pool does not count as queueing.
+   */
+  constructor(
+    private readonly probeInterval: number,
+    private readonly countingMode: ThreadpoolCounting = 'always',
+    private readonly loopLateness: () => number = () => 0,
+  ) {}
+
+  /** Whether async_hooks counting is on right now. */
+  get countingActive(): boolean {
+    return this.counting;
+  }
 
   start(): void {
+    if (this.countingMode === 'always') this.enableCounting();
+    const every =
+      this.probeInterval > 0 ? this.probeInterval : this.countingMode === 'always' ? 0 : 250;
+    if (every > 0) {
+      this.probeTimer = setInterval(() => this.tick(), every);
+      this.probeTimer.unref();
+      this.tick();
+    }
+  }
+
+  private tick(): void {
+    if (this.probeInterval > 0) this.sendProbe();
+    if (this.countingMode === 'always') return;
+    // Thread-pool requests this thread has in flight right now (fs and dns; crypto and zlib
+    // jobs do not show here, the canary sees those).
+    let n = 0;
+    for (const name of process.getActiveResourcesInfo()) if (ACTIVE_POOL_REQS.has(name)) n++;
+    if (n > this.sampledPeakInterval) this.sampledPeakInterval = n;
+    if (n > this.sampledPeakTotal) this.sampledPeakTotal = n;
+    // Many short requests in flight (8 concurrent fs.readFile on 4 threads) are not worth
+    // counting: only a canary that waited switches counting on.
+    if (this.counting && performance.now() > this.countingUntil) this.disableCounting();
+  }
+
+  private sawQueueing(): void {
+    this.countingUntil = performance.now() + COUNTING_HOLD_MS;
+    if (!this.counting) this.enableCounting();
+  }
+
+  private enableCounting(): void {
     const self = this;
     const hooks: Parameters<typeof createHook>[0] & { trackPromises?: boolean } = {
       init(id, type, _trigger, resource) {
@@ -112,16 +183,26 @@ export class ThreadpoolTracker {
       trackPromises: false,
     };
     this.hook = createHook(hooks);
+    this.account(performance.now());
+    this.counting = true;
     this.hook.enable();
-    if (this.probeInterval > 0) {
-      this.probeTimer = setInterval(() => this.sendProbe(), this.probeInterval);
-      this.probeTimer.unref();
-    }
+  }
+
+  private disableCounting(): void {
+    this.hook?.disable();
+    this.hook = null;
+    this.account(performance.now());
+    this.counting = false;
+    // Completions are no longer seen: forget what is in flight so the model starts clean.
+    this.reqs.clear();
+    this.waiting = [];
+    this.running = 0;
+    this.unverified = [];
+    this.zlibPending.clear();
   }
 
   stop(): void {
-    this.hook?.disable();
-    this.hook = null;
+    if (this.counting) this.disableCounting();
     if (this.probeTimer) clearInterval(this.probeTimer);
     this.probeTimer = null;
   }
@@ -133,7 +214,7 @@ export class ThreadpoolTracker {
     const write = handle?.write;
     if (typeof write !== 'function') return;
     handle.write = function (this: unknown, ...args: unknown[]) {
-      if (!self.zlibPending.has(id)) {
+      if (self.counting && !self.zlibPending.has(id)) {
         self.zlibPending.add(id);
         self.submit({
           id,
@@ -232,6 +313,7 @@ export class ThreadpoolTracker {
     if (this.probeInFlight) return;
     this.probeInFlight = true;
     const t0 = performance.now();
+    const late0 = this.loopLateness();
     this.probing = true;
     try {
       randomFill(this.probeBuf, () => {
@@ -239,6 +321,22 @@ export class ThreadpoolTracker {
         this.probeInFlight = false;
         this.interval.probe.add(ms);
         this.total.probe.add(ms);
+        const poolWait = ms - (this.loopLateness() - late0);
+        this.canaryWaits = poolWait >= CANARY_QUEUE_MS ? this.canaryWaits + 1 : 0;
+        // Two waiting canaries in a row: one alone is often just a thread descheduled on a
+        // busy machine.
+        if (this.countingMode !== 'always' && this.canaryWaits >= 2) {
+          if (!this.counting) {
+            // Nothing was counted while the canary waited, but its wait proves every thread
+            // was busy that long.
+            this.account(performance.now());
+            for (const p of [this.interval, this.total]) {
+              p.saturatedMs += poolWait;
+              p.busyThreadMs += poolWait * this.size;
+            }
+          }
+          this.sawQueueing();
+        }
       });
     } finally {
       this.probing = false;
@@ -262,10 +360,17 @@ export class ThreadpoolTracker {
     const { recommendedSize, reason } = this.recommend(p, wait.p99, probe.p99, saturation);
     return {
       enabled: true,
+      counting: this.counting,
       size: this.size,
       inFlight: this.counts(this.reqs.values()),
       queued: this.counts(this.waiting),
-      peak: { inFlight: p.peakInFlight, queued: p.peakQueued },
+      peak: {
+        inFlight: Math.max(
+          p.peakInFlight,
+          p === this.total ? this.sampledPeakTotal : this.sampledPeakInterval,
+        ),
+        queued: p.peakQueued,
+      },
       completed: p.completed,
       wait,
       probe,
@@ -318,6 +423,7 @@ export class ThreadpoolTracker {
     this.interval.start = now;
     this.interval.peakInFlight = this.reqs.size;
     this.interval.peakQueued = this.waiting.length;
+    this.sampledPeakInterval = 0;
     return s;
   }
 
@@ -335,6 +441,7 @@ export function disabledThreadpoolStats(): ThreadpoolStats {
   const size = threadpoolSize();
   return {
     enabled: false,
+    counting: false,
     size,
     inFlight: emptyCounts(),
     queued: emptyCounts(),

@@ -89,6 +89,12 @@ export interface WaitStats {
 export interface ThreadpoolStats {
   /** Whether thread-pool tracking is on (all numbers are 0 when it is off). */
   enabled: boolean;
+  /**
+   * Whether each request was being counted with async_hooks at the end of the period. With
+   * `threadpoolCounting: 'on-queueing'` (the default) counting is on only while a queue is seen;
+   * otherwise only the canary and sampled in-flight counts feed these numbers.
+   */
+  counting: boolean;
   /** Effective UV_THREADPOOL_SIZE (libuv default 4, clamped to 1..1024). */
   size: number;
   /** Requests submitted and not yet completed (running + queued), at the end of the period. */

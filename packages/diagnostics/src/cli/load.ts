@@ -1,25 +1,44 @@
-import autocannon from 'autocannon';
+import { createRequire } from 'node:module';
 import { DiagnosticsError, DiagnosticsErrorCode } from '../errors.js';
 import type { LoadSummary } from '../report.js';
 
+/** What `--load` asked for, parsed by autocannon's own argument parser. */
 export interface LoadSpec {
+  /** Path and query the load goes to on the app (host and port are always the app's). */
   path: string;
-  connections: number;
-  /** Seconds, or null to use the caller's default. */
-  duration: number | null;
-  amount: number | null;
-  pipelining: number;
-  method: string;
-  headers: Record<string, string>;
-  body: string | undefined;
-  timeout: number;
+  /** Whether the arguments set a duration (`-d`); otherwise the caller picks one. */
+  hasDuration: boolean;
+  /** Options for autocannon(), without url. */
+  options: Record<string, unknown>;
 }
+
+type Autocannon = ((
+  opts: Record<string, unknown>,
+  cb: (err: Error | null, result: any) => void,
+) => { stop(): void }) & { parseArguments(argv: string[]): Record<string, any> | undefined };
 
 const usage = (msg: string) =>
   new DiagnosticsError(
     DiagnosticsErrorCode.USAGE,
-    `--load: ${msg}. Example: --load "-c 8 -d 5 /api"`,
+    `--load: ${msg}. Example: --load "-c 8 -d 5s /api"`,
   );
+
+/**
+ * autocannon is the load generator of `--load` only, so the library does not install it: it
+ * is an optional peer, loaded here on first use.
+ */
+export function loadAutocannon(): Autocannon {
+  const require = createRequire(import.meta.url);
+  try {
+    return require('autocannon') as Autocannon;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw err;
+    throw new DiagnosticsError(
+      DiagnosticsErrorCode.PEER_MISSING,
+      `--load drives HTTP load with autocannon, which is not installed. Install it next to @offthread/diagnostics (npm install -D autocannon), or with npx: npx -p @offthread/diagnostics -p autocannon offthread doctor --load "..." -- node app.js`,
+    );
+  }
+}
 
 /** Split a shell-like string, honouring single and double quotes. */
 export function splitArgs(text: string): string[] {
@@ -29,80 +48,74 @@ export function splitArgs(text: string): string[] {
   return out;
 }
 
-/** Parse the autocannon options `--load` accepts: -c -d -a -p -m -H -b -t and a path. */
-export function parseLoad(text: string): LoadSpec {
-  const spec: LoadSpec = {
-    path: '/',
-    connections: 10,
-    duration: null,
-    amount: null,
-    pipelining: 1,
-    method: 'GET',
-    headers: {},
-    body: undefined,
-    timeout: 10,
-  };
+/** autocannon options that make sense against the app; others (workers, forever, ...) are refused. */
+const PASSED = [
+  'connections',
+  'duration',
+  'amount',
+  'pipelining',
+  'method',
+  'headers',
+  'body',
+  'timeout',
+  'connectionRate',
+  'overallRate',
+  'reconnectRate',
+  'maxConnectionRequests',
+  'maxOverallRequests',
+  'idReplacement',
+  'expectBody',
+] as const;
+const REFUSED = ['workers', 'forever', 'onPort', 'har', 'socketPath', 'json'];
+
+/**
+ * Parse `--load` with autocannon's own parser, so every autocannon flag means what its docs
+ * say. The target is always the app on loopback: a path is kept, a URL's host is dropped.
+ */
+export function parseLoad(text: string, autocannon: Autocannon = loadAutocannon()): LoadSpec {
   const parts = splitArgs(text);
-  const num = (flag: string, v: string | undefined): number => {
-    const n = Number(v?.replace(/s$/, ''));
-    if (v === undefined || !Number.isFinite(n) || n <= 0)
-      throw usage(`${flag} needs a positive number`);
-    return n;
-  };
-  for (let i = 0; i < parts.length; i++) {
-    const a = parts[i]!;
-    switch (a) {
-      case '-c':
-      case '--connections':
-        spec.connections = Math.round(num(a, parts[++i]));
-        break;
-      case '-d':
-      case '--duration':
-        spec.duration = num(a, parts[++i]);
-        break;
-      case '-a':
-      case '--amount':
-        spec.amount = Math.round(num(a, parts[++i]));
-        break;
-      case '-p':
-      case '--pipelining':
-        spec.pipelining = Math.round(num(a, parts[++i]));
-        break;
-      case '-t':
-      case '--timeout':
-        spec.timeout = num(a, parts[++i]);
-        break;
-      case '-m':
-      case '--method': {
-        const v = parts[++i];
-        if (!v) throw usage(`${a} needs a method`);
-        spec.method = v.toUpperCase();
-        break;
-      }
-      case '-H':
-      case '--headers': {
-        const v = parts[++i] ?? '';
-        const c = v.indexOf(':');
-        if (c <= 0) throw usage(`${a} needs "name: value"`);
-        spec.headers[v.slice(0, c).trim()] = v.slice(c + 1).trim();
-        break;
-      }
-      case '-b':
-      case '--body':
-        spec.body = parts[++i];
-        break;
-      default:
-        if (a.startsWith('-')) throw usage(`unsupported option "${a}"`);
-        if (/^https?:\/\//.test(a)) {
-          // Load only ever goes to the app on loopback: keep the path, drop the host.
-          const u = new URL(a);
-          spec.path = u.pathname + u.search;
-        } else {
-          spec.path = a.startsWith('/') ? a : `/${a}`;
-        }
+  const saved = { port: process.env.PORT, error: console.error, log: console.log };
+  // Its parser resolves a bare path against PORT and prints its help (returning nothing) when
+  // no URL is given: give it a placeholder port, and retry with "/" when there was no path.
+  process.env.PORT = '1';
+  const quiet = () => {};
+  console.error = quiet;
+  console.log = quiet;
+  let argv: Record<string, any> | undefined;
+  try {
+    argv = autocannon.parseArguments(parts) ?? autocannon.parseArguments([...parts, '/']);
+  } catch (err) {
+    throw usage((err as Error).message);
+  } finally {
+    if (saved.port === undefined) delete process.env.PORT;
+    else process.env.PORT = saved.port;
+    console.error = saved.error;
+    console.log = saved.log;
+  }
+  if (!argv) throw usage(`autocannon could not parse "${text}"`);
+  for (const k of REFUSED) {
+    if (argv[k]) throw usage(`--${k} is not supported here`);
+  }
+  const urls = Array.isArray(argv.url) ? argv.url : [argv.url];
+  if (urls.length !== 1) throw usage('give one path');
+  let path = '/';
+  try {
+    const u = new URL(String(urls[0]), 'http://127.0.0.1');
+    path = u.pathname + u.search;
+  } catch {
+    throw usage(`not a path or URL: "${urls[0]}"`);
+  }
+  const options: Record<string, unknown> = {};
+  for (const k of PASSED) if (argv[k] !== undefined) options[k] = argv[k];
+  for (const k of ['connections', 'pipelining', 'amount', 'timeout'] as const) {
+    if (options[k] !== undefined && !(Number(options[k]) > 0)) {
+      throw usage(`--${k} needs a positive number, got "${options[k]}"`);
     }
   }
-  return spec;
+  const hasDuration = parts.some(
+    (p) => p === '-d' || p === '--duration' || p.startsWith('--duration=') || /^-d\d/.test(p),
+  );
+  return { path, hasDuration, options };
 }
 
 export interface RunningLoad {
@@ -116,38 +129,28 @@ export function startLoad(
   port: number,
   address: string,
   defaultDuration: number,
+  autocannon: Autocannon = loadAutocannon(),
 ): RunningLoad {
   const host = address === '::1' ? '[::1]' : '127.0.0.1';
   const url = `http://${host}:${port}${spec.path}`;
-  const duration = spec.duration ?? defaultDuration;
   let instance: { stop(): void } | null = null;
+  const opts: Record<string, unknown> = { ...spec.options, url };
+  if (!spec.hasDuration) opts.duration = defaultDuration;
+  const connections = Number(opts.connections ?? 10);
   const done = new Promise<LoadSummary>((resolve, reject) => {
-    instance = autocannon(
-      {
+    instance = autocannon(opts, (err, r) => {
+      if (err) return reject(err);
+      resolve({
         url,
-        connections: spec.connections,
-        duration,
-        ...(spec.amount ? { amount: spec.amount } : {}),
-        pipelining: spec.pipelining,
-        method: spec.method as 'GET',
-        headers: spec.headers,
-        ...(spec.body !== undefined ? { body: spec.body } : {}),
-        timeout: spec.timeout,
-      },
-      (err, r) => {
-        if (err) return reject(err);
-        resolve({
-          url,
-          connections: spec.connections,
-          duration: Math.round(r.duration * 10) / 10,
-          requests: { average: r.requests.average, total: r.requests.total },
-          latency: { p50: r.latency.p50, p99: r.latency.p99, max: r.latency.max },
-          errors: r.errors,
-          timeouts: r.timeouts,
-          non2xx: r.non2xx,
-        });
-      },
-    );
+        connections,
+        duration: Math.round(r.duration * 10) / 10,
+        requests: { average: r.requests.average, total: r.requests.total },
+        latency: { p50: r.latency.p50, p99: r.latency.p99, max: r.latency.max },
+        errors: r.errors,
+        timeouts: r.timeouts,
+        non2xx: r.non2xx,
+      });
+    });
   });
   return {
     done,

@@ -1,0 +1,102 @@
+import { pbkdf2, pbkdf2Sync } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  type Block,
+  createMonitor,
+  defaultMonitorOptions,
+  type Monitor,
+  productionMonitorOptions,
+} from '../src/index.js';
+
+function spinForBlock(ms: number) {
+  const end = Date.now() + ms;
+  while (Date.now() < end);
+}
+
+const nextBlock = (m: Monitor) => new Promise<Block>((r) => m.once('block', r));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+let monitor: Monitor | null = null;
+afterEach(() => {
+  monitor?.stop();
+  monitor = null;
+});
+
+describe("mode: 'production'", () => {
+  it('resolves to the documented preset, and explicit options still win', () => {
+    expect(createMonitor({ mode: 'production' }).options).toEqual({
+      ...defaultMonitorOptions,
+      ...productionMonitorOptions,
+    });
+    expect(createMonitor({ mode: 'production', profilerInterval: 5000 }).options).toMatchObject({
+      mode: 'production',
+      profileBlocks: 'after-block',
+      profilerInterval: 5000,
+    });
+    expect(() => createMonitor({ mode: 'fast' as never })).toThrow(
+      /options\.mode must be 'development' or 'production'/,
+    );
+  });
+
+  it('has no profiler until a block, then gives the blocks that recur their stack', async () => {
+    monitor = createMonitor({ mode: 'production', blockThreshold: 40 }).start();
+    await sleep(50);
+    const blocks: Block[] = [];
+    for (let i = 0; i < 4; i++) {
+      const block = nextBlock(monitor);
+      spinForBlock(150);
+      blocks.push(await block);
+      await sleep(50);
+    }
+    // The first block ran before any profiler: no stack, no cost until then.
+    expect(blocks[0]!.stack).toEqual([]);
+    // The ones that recur get a stack in this file. (V8 logs code optimized before the
+    // profiler started without its inlining, so until it is re-optimized the frame may be the
+    // caller of the spinning function rather than the function itself.)
+    for (const b of blocks.slice(1)) {
+      expect(b.stack[0]?.file).toBe(fileURLToPath(import.meta.url));
+    }
+    expect(monitor.snapshot().profile.enabled).toBe(true);
+  });
+});
+
+describe('thread-pool counting on queueing', () => {
+  it('does not count while the pool keeps up', async () => {
+    monitor = createMonitor({ probeInterval: 50 }).start();
+    for (let i = 0; i < 20; i++) await readFile(new URL(import.meta.url));
+    await sleep(300);
+    const tp = monitor.snapshot().sinceStart.threadpool;
+    expect(tp.enabled).toBe(true);
+    expect(tp.counting).toBe(false);
+    expect(tp.peak.queued).toBe(0);
+  });
+
+  it('switches counting on when the canary waits, and then sees the queue', async () => {
+    monitor = createMonitor({ probeInterval: 50 }).start();
+    const wave = () =>
+      Promise.all(
+        Array.from(
+          { length: 16 },
+          () => new Promise((r) => pbkdf2('secret', 'salt', 30_000, 32, 'sha256', r)),
+        ),
+      );
+    const until = Date.now() + 2000;
+    while (Date.now() < until) await wave();
+    const tp = monitor.snapshot().sinceStart.threadpool;
+    expect(tp.counting).toBe(true);
+    expect(tp.peak.queued).toBeGreaterThan(0);
+    expect(tp.wait.p99).toBeGreaterThan(5);
+    expect(tp.saturation).toBeGreaterThan(0.3);
+  });
+
+  it("counts from the start with threadpoolCounting: 'always'", async () => {
+    monitor = createMonitor({ threadpoolCounting: 'always' }).start();
+    pbkdf2Sync('a', 'b', 1, 16, 'sha256');
+    await readFile(new URL(import.meta.url));
+    const tp = monitor.snapshot().sinceStart.threadpool;
+    expect(tp.counting).toBe(true);
+    expect(tp.completed).toBeGreaterThan(0);
+  });
+});
