@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // `pnpm demo`: the whole story in under two minutes. The Express sample app runs twice under
-// `offthread doctor`: once with its CPU-heavy route on the event loop (/blocking/:n), once with
-// the same work moved to a pool thread by one line of offThread() (/offthread/:n). Each time,
-// autocannon drives the heavy route while a second client measures /health, the light route a
-// load balancer or a user would hit. The table shows what the move buys; the doctor's verdicts
+// `npx @offthread/diagnostics doctor` (here the workspace's own bin): once with its CPU-heavy
+// route on the event loop (/blocking/:n), once with the same work moved to a pool thread by one
+// line of offThread() (/offthread/:n). Each time, autocannon drives the heavy route while a
+// second client measures /health, the light route a load balancer or a user would hit. The table shows what the move buys; the doctor's verdicts
 // show how you would have found out.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -67,7 +67,7 @@ async function waitForHealth(child, timeoutMs = 30_000) {
 
 async function measure(label, route) {
   const json = join(work, `${label}.json`);
-  step(`${label}: starting the Express sample under offthread doctor`);
+  step(`${label}: starting the Express sample under npx @offthread/diagnostics doctor`);
   // The doctor drives the heavy route (--load) and ends the run when the load is done.
   const doctor = spawn(
     process.execPath,

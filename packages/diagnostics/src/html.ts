@@ -70,6 +70,7 @@ body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24
 h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:28px 0 8px}
 .meta{color:#5b6475}.verdict{padding:12px 16px;border-radius:8px;margin:16px 0;font-weight:600}
 .bad{background:#fdecec;border:1px solid #f2b8b8}.good{background:#e9f7ef;border:1px solid #b6e2c6}
+.unsure{background:#fff8e1;border:1px solid #f0d98c}
 .finding{background:#fff;border:1px solid #e3e6eb;border-radius:8px;padding:10px 16px;margin:10px 0}
 .finding h3{margin:4px 0 6px;font-size:15px}.rec{color:#1b5e9e}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(560px,1fr));gap:16px}
@@ -172,7 +173,7 @@ export function renderHtmlReport(report: RunReport): string {
 <body>
 <h1>offthread doctor</h1>
 <div class="meta"><code>${esc(report.command.join(' '))}</code> · ${esc(report.node ?? '')} · ran ${(report.duration / 1000).toFixed(1)} s · ${esc(new Date(report.startedAt).toISOString())}${report.load ? ` · load ${report.load.connections} connections, ${Math.round(report.load.requests.average)} req/s` : ''}</div>
-<div class="verdict ${v.kind === 'healthy' ? 'good' : 'bad'}">${v.kind === 'healthy' ? '✔ Healthy' : `✖ ${esc(v.findings.map((f) => f.title).join(' + '))}`}</div>
+<div class="verdict ${v.kind === 'healthy' ? 'good' : v.kind === 'insufficient-data' ? 'unsure' : 'bad'}">${v.kind === 'healthy' ? '✔ Healthy' : v.kind === 'insufficient-data' ? '? Too little data' : `✖ ${esc(v.findings.map((f) => f.title).join(' + '))}`}</div>
 ${findings}
 <h2>Over time</h2>
 <div class="charts">${charts}</div>

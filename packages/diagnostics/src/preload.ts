@@ -13,10 +13,18 @@ import type { MonitorOptions } from './options.js';
 export const OUT_ENV = 'OFFTHREAD_DIAG_OUT';
 export const OPTIONS_ENV = 'OFFTHREAD_DIAG_OPTIONS';
 
+/**
+ * Package managers and launchers that run the app as a child (`npm start`, `npx`, `pnpm run`,
+ * `yarn`): they are Node processes too, but the app is the one to watch, so they do not claim.
+ */
+const LAUNCHER =
+  /(?:^|[\\/])(?:npm|npx|pnpm|pnpx|yarn|yarnpkg|corepack|npm-cli\.js|npx-cli\.js|pnpm\.c?js|yarn\.c?js)$/;
+
 function setup(): void {
   const out = process.env[OUT_ENV];
   // Worker threads (e.g. an @offthread/core pool) share the process: only the main thread reports.
   if (!isMainThread || !out) return;
+  if (LAUNCHER.test(process.argv[1] ?? '')) return;
   let fd: number;
   try {
     // 'wx' fails if the file exists, so only the first Node process of the command reports.

@@ -42,8 +42,20 @@ const ms = (n: number) => `${n >= 100 ? Math.round(n) : Math.round(n * 10) / 10}
 const mb = (n: number) => `${Math.round(n / 1048576)} MB`;
 const pct = (n: number) => `${Math.round(n * 100)}%`;
 
+/** Options of {@link formatReport}. */
+export interface FormatReportOptions {
+  /**
+   * Colours text (e.g. `node:util.styleText`); the CLI passes one only when the terminal has
+   * colours and NO_COLOR is unset. Defaults to plain text.
+   */
+  style?: (format: any, text: string) => string;
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
 /** Render a run report as the plain-text verdict `offthread doctor` prints. */
-export function formatReport(report: RunReport): string {
+export function formatReport(report: RunReport, options: FormatReportOptions = {}): string {
+  const st = options.style ?? ((_f: unknown, t: string) => t);
   const lines: string[] = [];
   const v = report.verdict;
   lines.push(`offthread doctor: ${report.command.join(' ')}`);
@@ -62,13 +74,15 @@ export function formatReport(report: RunReport): string {
   lines.push('');
   lines.push(
     v.kind === 'healthy'
-      ? 'Verdict: ✔ HEALTHY'
-      : `Verdict: ✖ ${v.findings.map((f) => f.title.toUpperCase()).join(' + ')}`,
+      ? `Verdict: ${st(['bold', 'green'], '✔ HEALTHY')}`
+      : v.kind === 'insufficient-data'
+        ? `Verdict: ${st(['bold', 'yellow'], '? TOO LITTLE DATA')}`
+        : `Verdict: ${st(['bold', 'red'], `✖ ${v.findings.map((f) => f.title.toUpperCase()).join(' + ')}`)}`,
   );
   for (const f of v.findings) {
-    lines.push('', `${f.title}`);
+    lines.push('', st('bold', f.title));
     for (const e of f.evidence) lines.push(`  • ${e}`);
-    lines.push(`  → ${f.recommendation}`);
+    lines.push(`  ${st('cyan', '→')} ${f.recommendation}`);
     if (f.kind === 'event-loop-blocked') {
       const top = blockCulprits(report.blocks)[0];
       if (top) {
@@ -81,9 +95,9 @@ export function formatReport(report: RunReport): string {
   if (s) {
     const el = s.eventLoop;
     const tp = s.threadpool;
-    lines.push('', 'Measurements (whole run)');
+    lines.push('', st('bold', 'Measurements (whole run)'));
     lines.push(
-      `  event loop   delay p50 ${ms(el.delay.p50)} · p90 ${ms(el.delay.p90)} · p99 ${ms(el.delay.p99)} · max ${ms(el.delay.max)} · ELU ${pct(el.utilization)} · ${el.blockCount} blocks (${ms(el.blockedTime)})`,
+      `  event loop   delay p50 ${ms(el.delay.p50)} · p90 ${ms(el.delay.p90)} · p99 ${ms(el.delay.p99)} · max ${ms(el.delay.max)} · ELU ${pct(el.utilization)} · ${plural(el.blockCount, 'block')} (${ms(el.blockedTime)})`,
     );
     if (tp.enabled) {
       lines.push(
@@ -96,6 +110,6 @@ export function formatReport(report: RunReport): string {
   } else {
     lines.push('', 'No measurements: the command ended before the monitor reported.');
   }
-  if (v.kind === 'healthy') lines.push('', `  ${v.summary}`);
+  if (v.kind === 'healthy' || v.kind === 'insufficient-data') lines.push('', `  ${v.summary}`);
   return `${lines.join('\n')}\n`;
 }

@@ -1,12 +1,20 @@
 import { isUserFrame } from './profiler.js';
 import type { Block, ProfileStats, Sample, StackFrame } from './types.js';
 
-/** The verdict categories, most severe first. */
-export type VerdictKind = 'event-loop-blocked' | 'threadpool-saturated' | 'cpu-bound' | 'healthy';
+/**
+ * The verdict categories, most severe first. `insufficient-data`: nothing was found, but the
+ * run was too short to call it healthy.
+ */
+export type VerdictKind =
+  | 'event-loop-blocked'
+  | 'threadpool-saturated'
+  | 'cpu-bound'
+  | 'healthy'
+  | 'insufficient-data';
 
 /** One problem found, with the numbers behind it and what to do. */
 export interface Finding {
-  kind: Exclude<VerdictKind, 'healthy'>;
+  kind: Exclude<VerdictKind, 'healthy' | 'insufficient-data'>;
   /** One-line title, e.g. "Event loop blocked". */
   title: string;
   /** Measurements that support the finding. */
@@ -35,6 +43,8 @@ export interface DiagnoseOptions {
   cpuUtilization?: number;
   /** Share (0..1) of busy CPU samples in user code needed for CPU-bound. Defaults to 0.5. */
   cpuUserShare?: number;
+  /** A run shorter than this (ms) without findings is `insufficient-data`. Defaults to 1000. */
+  minDuration?: number;
 }
 
 /** The defaults of {@link DiagnoseOptions}. */
@@ -43,6 +53,7 @@ export const defaultDiagnoseOptions: Required<DiagnoseOptions> = Object.freeze({
   waitThreshold: 10,
   cpuUtilization: 0.9,
   cpuUserShare: 0.5,
+  minDuration: 1000,
 });
 
 /** What {@link diagnose} reads: the since-start numbers, optionally the per-interval samples. */
@@ -182,6 +193,13 @@ export function diagnose(input: DiagnoseInput, options: DiagnoseOptions = {}): V
     });
   }
 
+  if (findings.length === 0 && s.duration < o.minDuration) {
+    return {
+      kind: 'insufficient-data',
+      findings,
+      summary: `too little data: the monitor ran ${(s.duration / 1000).toFixed(1)} s; run the app for at least ${o.minDuration / 1000} s (under load, for a server) before trusting a verdict`,
+    };
+  }
   const kind: VerdictKind = findings.length > 0 ? findings[0]!.kind : 'healthy';
   const summary =
     kind === 'healthy'

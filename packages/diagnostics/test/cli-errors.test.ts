@@ -40,11 +40,11 @@ describe('offthread doctor: clear errors', () => {
   it('usage errors exit 2 and point at --help', async () => {
     const r = await runCli(['doctor', '--bogus', '--', node, fixture('crash.mjs')]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('unknown option "--bogus"');
-    expect(r.stderr).toContain('offthread --help');
+    expect(r.stderr).toContain("Unknown option '--bogus'");
+    expect(r.stderr).toContain('npx @offthread/diagnostics doctor --help');
     const help = await runCli(['--help']);
     expect(help.code).toBe(0);
-    expect(help.stdout).toContain('offthread doctor [options] -- node app.js');
+    expect(help.stdout).toContain('npx @offthread/diagnostics doctor [options] -- node app.js');
   });
 });
 

@@ -35,17 +35,17 @@ afterEach(() => {
 });
 
 describe('prom-client collector', () => {
-  it('exposes event-loop and thread-pool gauges, skipping names already registered', async () => {
+  it('works with collectDefaultMetrics() called before it', async () => {
     const registry = new promClient.Registry();
     promClient.collectDefaultMetrics({ register: registry });
     monitor = createMonitor({ sampleInterval: 300, blockThreshold: 40 }).start();
     const collector = createPrometheusCollector(monitor, { registry, client: promClient });
-    // collectDefaultMetrics already owns nodejs_eventloop_lag_p99_seconds: it is kept, not duplicated.
-    expect(collector.metricNames).not.toContain('nodejs_eventloop_lag_p99_seconds');
+    expect(collector.metricNames).toContain('offthread_eventloop_delay_p99_seconds');
     expect(collector.metricNames).toContain('offthread_threadpool_queued');
     await exercise(monitor);
     const text = await registry.metrics();
     expect(text).toMatch(/^nodejs_eventloop_lag_p99_seconds \d/m);
+    expect(text).toMatch(/^offthread_eventloop_delay_p99_seconds [\d.e-]+$/m);
     expect(text).toMatch(/^offthread_threadpool_size 4$/m);
     expect(text).toMatch(/^offthread_threadpool_queued\{type="crypto"\} \d+$/m);
     expect(text).toMatch(/^offthread_eventloop_blocks_total [1-9]\d*$/m);
@@ -54,12 +54,38 @@ describe('prom-client collector', () => {
     expect(await registry.metrics()).not.toContain('offthread_threadpool_queued');
   });
 
-  it('registers nodejs_eventloop_lag_* itself on an empty registry', () => {
+  it('works with collectDefaultMetrics() called after it (no "already registered")', async () => {
     const registry = new promClient.Registry();
     monitor = createMonitor().start();
-    const c = createPrometheusCollector(monitor, { registry });
-    expect(c.metricNames).toContain('nodejs_eventloop_lag_p99_seconds');
-    expect(c.metricNames).toContain('nodejs_eventloop_utilization_ratio');
+    const collector = createPrometheusCollector(monitor, { registry, client: promClient });
+    expect(() => promClient.collectDefaultMetrics({ register: registry })).not.toThrow();
+    const text = await registry.metrics();
+    expect(text).toContain('nodejs_eventloop_lag_p99_seconds');
+    expect(text).toContain('offthread_eventloop_utilization_ratio');
+    collector.unregister();
+  });
+
+  it('blocks and blocked time are counters that only go up', async () => {
+    const registry = new promClient.Registry();
+    monitor = createMonitor({ sampleInterval: 300, blockThreshold: 40 }).start();
+    createPrometheusCollector(monitor, { registry, client: promClient });
+    await exercise(monitor);
+    const json = await registry.getMetricsAsJSON();
+    const type = (n: string) => json.find((m) => m.name === n)?.type;
+    expect(type('offthread_eventloop_blocks_total')).toBe('counter');
+    expect(type('offthread_eventloop_blocked_seconds_total')).toBe('counter');
+    const first = await registry.getSingleMetricAsString('offthread_eventloop_blocks_total');
+    expect(first).toContain('# TYPE offthread_eventloop_blocks_total counter');
+    const before = Number(/blocks_total (\d+)/.exec(first)![1]);
+    expect(before).toBeGreaterThan(0);
+    busy(80);
+    await new Promise<void>((resolve) => monitor!.once('sample', () => resolve()));
+    const after = Number(
+      /blocks_total (\d+)/.exec(
+        await registry.getSingleMetricAsString('offthread_eventloop_blocks_total'),
+      )![1],
+    );
+    expect(after).toBe(before + 1);
   });
 });
 

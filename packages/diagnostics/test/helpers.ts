@@ -23,11 +23,16 @@ export interface CliResult {
 /** Run the `offthread` CLI with `process.execPath` (so CI's Node version is the one tested). */
 export function runCli(
   args: string[],
-  opts: { env?: NodeJS.ProcessEnv; timeout?: number; onSpawn?: (child: ChildProcess) => void } = {},
+  opts: {
+    env?: NodeJS.ProcessEnv;
+    timeout?: number;
+    cwd?: string;
+    onSpawn?: (child: ChildProcess) => void;
+  } = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [bin, ...args], {
-      cwd: root,
+      cwd: opts.cwd ?? root,
       env: { ...process.env, ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

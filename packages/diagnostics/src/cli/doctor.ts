@@ -1,4 +1,5 @@
-import { writeFileSync } from 'node:fs';
+import { accessSync, constants, statSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { DiagnosticsError, DiagnosticsErrorCode } from '../errors.js';
 import { renderHtmlReport } from '../html.js';
 import { formatReport, type LoadSummary, type RunReport } from '../report.js';
@@ -7,36 +8,92 @@ import type { CliArgs } from './args.js';
 import { parseLoad, type RunningLoad, startLoad } from './load.js';
 import { Progress } from './progress.js';
 import { ChildRun } from './runner.js';
+import { styler } from './style.js';
+import { longTimeout } from './timers.js';
 
-const KIND_OF: Record<string, string> = {
+export const KIND_OF: Record<string, string> = {
   'event-loop': 'event-loop-blocked',
   threadpool: 'threadpool-saturated',
   cpu: 'cpu-bound',
 };
 
+const cannotWrite = (flag: string, path: string, why: string) =>
+  new DiagnosticsError(
+    DiagnosticsErrorCode.USAGE,
+    `${flag}: cannot write "${path}": ${why}. Give a file in a directory you can write to${flag === '--json' ? ', or "-" for stdout' : ''}.`,
+  );
+
+/** Fail before the run, not after it, when a report file cannot be written. */
+export function checkWritable(flag: string, path: string): void {
+  const abs = resolve(path);
+  try {
+    if (statSync(abs).isDirectory()) throw cannotWrite(flag, path, 'it is a directory');
+    accessSync(abs, constants.W_OK);
+    return;
+  } catch (err) {
+    if (err instanceof DiagnosticsError) throw err;
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw cannotWrite(flag, path, (err as NodeJS.ErrnoException).code ?? String(err));
+    }
+  }
+  try {
+    if (!statSync(dirname(abs)).isDirectory()) throw new Error('ENOTDIR');
+    accessSync(dirname(abs), constants.W_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw cannotWrite(
+      flag,
+      path,
+      code === 'ENOENT' ? `the directory ${dirname(abs)} does not exist` : `${code}`,
+    );
+  }
+}
+
+function writeReportFile(flag: string, path: string, text: string): void {
+  try {
+    writeFileSync(path, text);
+  } catch (err) {
+    throw cannotWrite(flag, path, (err as NodeJS.ErrnoException).code ?? String(err));
+  }
+}
+
 /** `offthread doctor`: returns the process exit code. */
 export async function doctor(args: CliArgs): Promise<number> {
+  if (args.json && args.json !== '-') checkWritable('--json', args.json);
+  if (args.html) checkWritable('--html', args.html);
   const loadSpec = args.load !== null ? parseLoad(args.load) : null;
+  // With `--json -`, stdout carries the JSON alone: the app's stdout and the text go to stderr.
+  const out = args.json === '-' ? process.stderr : process.stdout;
   const progress = new Progress(process.stderr, Date.now(), args.duration, !args.quiet);
   let endReason: RunReport['endReason'] = 'exit';
   let load = null as RunningLoad | null;
   let loadSummary: LoadSummary | null = null;
   let loadError: unknown = null;
   let failure: DiagnosticsError | null = null;
-  const timers: NodeJS.Timeout[] = [];
+  const timers: { clear(): void }[] = [];
 
   const run = new ChildRun({
     target: args.target,
-    monitor: { sampleInterval: args.sampleInterval, blockThreshold: args.blockThreshold },
-    stdout: 'inherit',
-    onStderr: (chunk) => process.stderr.write(chunk),
+    monitor: {
+      sampleInterval: args.sampleInterval,
+      blockThreshold: args.blockThreshold,
+      // A diagnosis run buys precision with CPU: every block is timed and attributed from
+      // 1 ms samples (the library's default is 10 ms, cheap enough to leave on).
+      profilerInterval: 1000,
+    },
+    stdout: 'pipe',
+    onStdout: (chunk) => progress.passThrough(out, chunk),
+    onStderr: (chunk) => progress.passThrough(process.stderr, chunk),
     onRecord: (rec) => {
       if (rec.type === 'sample') progress.latest = rec.sample;
       if (rec.type === 'hello')
         progress.phase = loadSpec ? 'waiting for the app to listen' : 'running';
       if (rec.type === 'listening' && loadSpec && !load) {
         const remaining = args.duration
-          ? Math.max(1, (args.duration - (Date.now() - run.startedAt)) / 1000 - 0.5)
+          ? Math.min(
+              86_400,
+              Math.max(1, (args.duration - (Date.now() - run.startedAt)) / 1000 - 0.5),
+            )
           : 10;
         progress.phase = `load on port ${rec.port}`;
         load = startLoad(loadSpec, rec.port, rec.address, Math.round(remaining * 10) / 10);
@@ -54,6 +111,7 @@ export async function doctor(args: CliArgs): Promise<number> {
     },
   });
   progress.start();
+  progress.note(`running ${args.target.join(' ')} · Ctrl+C stops it and prints the report`);
 
   let ending = false;
   function end(reason: RunReport['endReason']): void {
@@ -65,14 +123,14 @@ export async function doctor(args: CliArgs): Promise<number> {
     void run.stop();
   }
 
-  if (args.duration) timers.push(setTimeout(() => end('duration'), args.duration));
+  if (args.duration) timers.push(longTimeout(() => end('duration'), args.duration));
   if (loadSpec) {
     timers.push(
-      setTimeout(() => {
+      longTimeout(() => {
         if (!run.state.listening && !run.exitInfo) {
           failure = new DiagnosticsError(
             DiagnosticsErrorCode.NEVER_LISTENED,
-            `"${args.target.join(' ')}" did not listen on a TCP port within ${args.listenTimeout / 1000} s, so no load was sent. Check that it starts an HTTP server (server.listen), or raise --listen-timeout.`,
+            `"${args.target.join(' ')}" did not listen on a TCP port within ${args.listenTimeout / 1000} s, so no load was sent; it was stopped. Check that it starts an HTTP server (server.listen) and that it is a Node.js process (a launcher such as npm is fine), or raise --listen-timeout.`,
           );
           end('duration');
         }
@@ -96,10 +154,10 @@ export async function doctor(args: CliArgs): Promise<number> {
   } catch (err) {
     progress.stop();
     process.off('SIGINT', onSigint);
-    for (const t of timers) clearTimeout(t);
+    for (const t of timers) t.clear();
     throw err;
   } finally {
-    for (const t of timers) clearTimeout(t);
+    for (const t of timers) t.clear();
   }
   process.off('SIGINT', onSigint);
   load?.stop();
@@ -163,19 +221,24 @@ export async function doctor(args: CliArgs): Promise<number> {
           },
           { blockThreshold: args.blockThreshold },
         )
-      : { kind: 'healthy', findings: [], summary: 'no measurements' },
+      : {
+          kind: 'insufficient-data',
+          findings: [],
+          summary: 'too little data: the command ended before the monitor reported',
+        },
   };
   if (!st.hello) {
     process.stderr.write(
       'offthread: the monitor never reported from the command. Is it a Node.js (>= 20.19) process started directly (not through a shell or npm)?\n',
     );
   }
-  process.stdout.write(`\n${formatReport(report)}`);
-  if (args.json) writeFileSync(args.json, `${JSON.stringify(report, null, 2)}\n`);
-  if (args.html) writeFileSync(args.html, renderHtmlReport(report));
-  if (args.json || args.html) {
-    process.stdout.write(`\nWrote ${[args.json, args.html].filter(Boolean).join(' and ')}\n`);
-  }
+  out.write(`\n${formatReport(report, { style: styler(out) })}`);
+  const json = `${JSON.stringify(report, null, 2)}\n`;
+  if (args.json === '-') process.stdout.write(json);
+  else if (args.json) writeReportFile('--json', args.json, json);
+  if (args.html) writeReportFile('--html', args.html, renderHtmlReport(report));
+  const files = [args.json === '-' ? null : args.json, args.html].filter(Boolean);
+  if (files.length) out.write(`\nWrote ${files.join(' and ')}\n`);
   const failed = args.failOn.filter((f) =>
     report.verdict.findings.some((x) => x.kind === KIND_OF[f]),
   );

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { DiagnosticsError, DiagnosticsErrorCode } from '../errors.js';
-import { HELP, parseArgs } from './args.js';
+import { DOCTOR_HELP, HELP, INVOCATION, parseArgs, WATCH_HELP } from './args.js';
 import { doctor } from './doctor.js';
 import { watch } from './watch.js';
 
@@ -13,7 +13,9 @@ async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv);
   switch (args.command) {
     case 'help':
-      process.stdout.write(HELP);
+      process.stdout.write(
+        args.helpFor === 'doctor' ? DOCTOR_HELP : args.helpFor === 'watch' ? WATCH_HELP : HELP,
+      );
       return 0;
     case 'version': {
       const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
@@ -36,7 +38,9 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`offthread: ${err.message}\n`);
       process.exitCode = err.code === DiagnosticsErrorCode.USAGE ? 2 : 3;
     } else {
-      process.stderr.write(`offthread: unexpected error: ${(err as Error)?.stack ?? err}\n`);
+      process.stderr.write(
+        `offthread: unexpected error: ${(err as Error)?.stack ?? err}\nPlease report it with the command you ran (${INVOCATION} ...).\n`,
+      );
       process.exitCode = 3;
     }
   },

@@ -13,6 +13,10 @@ export class Progress {
   phase = 'starting';
   latest: Sample | null = null;
   private readonly tty: boolean;
+  /** The spinner is on screen (so app output must clear it first). */
+  private drawn = false;
+  /** The app's last output did not end its line: drawing now would append to it. */
+  private midLine = false;
 
   constructor(
     private readonly stream: NodeJS.WriteStream,
@@ -37,29 +41,49 @@ export class Progress {
     const nums = s
       ? ` · delay p99 ${s.eventLoop.delay.p99} ms · ELU ${Math.round(s.eventLoop.utilization * 100)}%${s.threadpool.enabled ? ` · pool queued ${s.threadpool.queued.total}` : ''}`
       : '';
-    return `offthread: ${this.phase} · ${elapsed}s${total}${nums}`;
+    return `offthread: ${this.phase} · ${elapsed}s${total}${nums} · Ctrl+C to stop`;
   }
 
   private tick(): void {
     if (this.tty) {
+      if (this.midLine) return;
       this.frame = (this.frame + 1) % FRAMES.length;
       this.stream.write(`\r\x1b[K${FRAMES[this.frame]} ${this.line()}`);
+      this.drawn = true;
     } else if (Date.now() - this.lastPlain >= 5000) {
       this.lastPlain = Date.now();
       this.stream.write(`${this.line()}\n`);
     }
   }
 
+  private clear(): void {
+    if (this.drawn) this.stream.write('\r\x1b[K');
+    this.drawn = false;
+  }
+
+  /**
+   * Pass the app's output through: the spinner line is cleared first and redrawn on the next
+   * tick, and is not drawn while the app's last line is unfinished, so the two never share a line.
+   */
+  passThrough(to: NodeJS.WritableStream, chunk: string): void {
+    if (chunk === '') return;
+    this.clear();
+    to.write(chunk);
+    this.midLine = !chunk.endsWith('\n');
+  }
+
   /** Print a message on its own line (keeps the spinner intact). */
   note(text: string): void {
     if (!this.enabled) return;
-    if (this.tty) this.stream.write('\r\x1b[K');
+    this.clear();
+    if (this.midLine) this.stream.write('\n');
+    this.midLine = false;
     this.stream.write(`offthread: ${text}\n`);
   }
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    if (this.enabled && this.tty) this.stream.write('\r\x1b[K');
+    this.clear();
   }
 }

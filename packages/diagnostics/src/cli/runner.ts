@@ -52,6 +52,9 @@ export function preloadUrl(): string {
   return new URL('../preload.js', import.meta.url).href;
 }
 
+/** Process groups exist on POSIX only; on Windows the child alone is signalled. */
+const GROUPS = process.platform !== 'win32';
+
 function withPreload(nodeOptions: string | undefined): string {
   const flag = `--import=${JSON.stringify(preloadUrl())}`;
   return nodeOptions ? `${nodeOptions} ${flag}` : flag;
@@ -90,6 +93,9 @@ export class ChildRun {
     const [cmd, ...args] = o.target;
     this.child = spawn(cmd!, args, {
       stdio: ['inherit', o.stdout, 'pipe'],
+      // Its own process group, so stopping reaches the whole tree: `npm start` runs a shell
+      // that runs node, and signalling npm alone would leave the app running, orphaned.
+      detached: GROUPS,
       env: {
         ...process.env,
         NODE_OPTIONS: withPreload(process.env.NODE_OPTIONS),
@@ -126,6 +132,13 @@ export class ChildRun {
         );
       });
       this.child.once('close', (code, signal) => {
+        // The command is gone; whatever it started in its group (a server behind `npm start`)
+        // goes with it rather than living on, orphaned, holding its port.
+        if (GROUPS && this.child.pid !== undefined) {
+          try {
+            process.kill(-this.child.pid, 'SIGTERM');
+          } catch {}
+        }
         this.read();
         this.cleanup();
         this.exitInfo = { code, signal, stderrTail: this.stderrTail };
@@ -208,6 +221,20 @@ export class ChildRun {
     }
   }
 
+  /** Send `sig` to the command's process group (or to the command alone where none). */
+  private signal(sig: NodeJS.Signals): void {
+    const pid = this.child.pid;
+    if (GROUPS && pid !== undefined) {
+      try {
+        process.kill(-pid, sig);
+        return;
+      } catch {}
+    }
+    try {
+      this.child.kill(sig);
+    } catch {}
+  }
+
   /**
    * Ask the command to end: SIGINT (the preload flushes its data first), then SIGTERM after
    * `graceMs`, then SIGKILL.
@@ -218,9 +245,7 @@ export class ChildRun {
     const steps: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGKILL'];
     for (const sig of steps) {
       if (this.exitInfo) break;
-      try {
-        this.child.kill(sig);
-      } catch {}
+      this.signal(sig);
       const done = await Promise.race([
         this.exited.then(
           () => true,

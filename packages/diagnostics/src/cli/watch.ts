@@ -1,6 +1,9 @@
 import type { Sample } from '../types.js';
+import { diagnose } from '../verdict.js';
 import type { CliArgs } from './args.js';
+import { KIND_OF } from './doctor.js';
 import { ChildRun, type RunState } from './runner.js';
+import { longTimeout } from './timers.js';
 
 const bar = (share: number, width = 20) => {
   const n = Math.max(0, Math.min(width, Math.round(share * width)));
@@ -63,7 +66,13 @@ export async function watch(args: CliArgs): Promise<number> {
   };
   const run = new ChildRun({
     target: args.target,
-    monitor: { sampleInterval: args.sampleInterval, blockThreshold: args.blockThreshold },
+    monitor: {
+      sampleInterval: args.sampleInterval,
+      blockThreshold: args.blockThreshold,
+      // A diagnosis run buys precision with CPU: every block is timed and attributed from
+      // 1 ms samples (the library's default is 10 ms, cheap enough to leave on).
+      profilerInterval: 1000,
+    },
     stdout: 'pipe',
     onStdout: collect,
     onStderr: collect,
@@ -75,7 +84,7 @@ export async function watch(args: CliArgs): Promise<number> {
     process.stdout.write(tty ? `\x1b[H\x1b[2J${frame}\n` : `${frame}\n${'-'.repeat(40)}\n`);
   };
   const timer = setInterval(draw, 1000);
-  const stopAt = args.duration ? setTimeout(() => void run.stop(), args.duration) : null;
+  const stopAt = args.duration ? longTimeout(() => void run.stop(), args.duration) : null;
   const onSigint = () => void run.stop();
   process.on('SIGINT', onSigint);
   try {
@@ -87,10 +96,33 @@ export async function watch(args: CliArgs): Promise<number> {
       );
       return 3;
     }
+    if (args.failOn.length > 0) {
+      const st = run.state;
+      if (!st.sinceStart) {
+        process.stderr.write('offthread: --fail-on: no measurements, the command ended too soon\n');
+        return 0;
+      }
+      const verdict = diagnose(
+        {
+          sinceStart: st.sinceStart,
+          profile: st.profile ?? undefined,
+          samples: st.samples,
+          blocks: st.blocks,
+        },
+        { blockThreshold: args.blockThreshold },
+      );
+      const failed = args.failOn.filter((f) => verdict.findings.some((x) => x.kind === KIND_OF[f]));
+      if (failed.length > 0) {
+        process.stderr.write(
+          `offthread: failing because of --fail-on ${failed.join(',')}: ${verdict.summary}\n`,
+        );
+        return 1;
+      }
+    }
     return 0;
   } finally {
     clearInterval(timer);
-    if (stopAt) clearTimeout(stopAt);
+    stopAt?.clear();
     process.off('SIGINT', onSigint);
   }
 }

@@ -17,7 +17,7 @@ export interface PrometheusCollectorOptions {
 
 /** What {@link createPrometheusCollector} returns. */
 export interface PrometheusCollector {
-  /** Names of the metrics that were registered (already-registered names are skipped). */
+  /** Names of the metrics that were registered (a name already in the registry is skipped). */
   readonly metricNames: string[];
   /** Remove the metrics from the registry. */
   unregister(): void;
@@ -26,9 +26,10 @@ export interface PrometheusCollector {
 const TYPES = ['fs', 'dns', 'crypto', 'zlib', 'other'] as const;
 
 /**
- * Expose a monitor's numbers as prom-client gauges, read at scrape time from
- * `monitor.snapshot()` (the last sample interval). Names already in the registry, such as the
- * `nodejs_eventloop_lag_*` gauges of `collectDefaultMetrics()`, are skipped so both coexist.
+ * Expose a monitor's numbers as prom-client metrics, read at scrape time from
+ * `monitor.snapshot()` (the last sample interval). Every name starts with `offthread_`, so the
+ * collector and `collectDefaultMetrics()` (which owns `nodejs_eventloop_lag_*`) work together
+ * in either order. Blocks and blocked time are counters; the rest are gauges.
  *
  * @param monitor A started {@link Monitor}.
  * @param options See {@link PrometheusCollectorOptions}.
@@ -80,26 +81,45 @@ export function createPrometheusCollector(
     });
     names.push(full);
   };
+  /** A counter that follows a monotonic since-start total. */
+  const counter = (name: string, help: string, read: (s: Snapshot) => number) => {
+    const full = prefix + name;
+    if (registry.getSingleMetric(full)) return;
+    let seen = 0;
+    new client.Counter({
+      name: full,
+      help,
+      registers: [registry],
+      collect() {
+        const s = snap();
+        if (!s) return;
+        const v = read(s);
+        if (v > seen) this.inc(v - seen);
+        seen = Math.max(seen, v);
+      },
+    });
+    names.push(full);
+  };
   const last = (s: Snapshot) => s.interval ?? s.sinceStart;
   const sec = (ms: number) => ms / 1000;
   for (const q of ['min', 'mean', 'p50', 'p90', 'p99', 'max'] as const) {
     gauge(
-      `nodejs_eventloop_lag_${q}_seconds`,
+      `offthread_eventloop_delay_${q}_seconds`,
       `Event-loop delay ${q} over the last interval, in seconds.`,
       (s) => sec(last(s).eventLoop.delay[q]),
     );
   }
   gauge(
-    'nodejs_eventloop_utilization_ratio',
+    'offthread_eventloop_utilization_ratio',
     'Event-loop utilization (0..1) over the last interval.',
     (s) => last(s).eventLoop.utilization,
   );
-  gauge(
+  counter(
     'offthread_eventloop_blocks_total',
     'Event-loop blocks longer than blockThreshold since start.',
     (s) => s.sinceStart.eventLoop.blockCount,
   );
-  gauge(
+  counter(
     'offthread_eventloop_blocked_seconds_total',
     'Time spent in event-loop blocks since start, seconds.',
     (s) => sec(s.sinceStart.eventLoop.blockedTime),
