@@ -57,10 +57,19 @@ function toTransferable(item: TransferableValue): Transferable {
   );
 }
 
+/**
+ * Is `value` a wrapper made by {@link transfer}? Only an own marker counts (a polluted
+ * `Object.prototype` must not turn every argument into a wrapper), and a value that cannot be
+ * inspected (a Proxy whose traps throw) is not a wrapper: it fails later as uncloneable instead
+ * of throwing here, on the path that sends a task or its result.
+ */
 export function isTransferred(value: unknown): value is Transferred<unknown> {
-  return (
-    value !== null &&
-    typeof value === 'object' &&
-    (value as Record<symbol, unknown>)[kTransfer] === true
-  );
+  if (value === null || typeof value !== 'object') return false;
+  try {
+    return (
+      Object.hasOwn(value, kTransfer) && (value as Record<symbol, unknown>)[kTransfer] === true
+    );
+  } catch {
+    return false;
+  }
 }

@@ -164,4 +164,33 @@ describe('hostile errors thrown by tasks', () => {
     expect(error.message).toBe('took too long');
     expect(error.stack).toMatch(/throwDomException/);
   });
+
+  it('an argument that is a Proxy whose every trap throws rejects with ERR_OFFTHREAD_UNCLONEABLE', async () => {
+    const pool = createPool({ filename: hostile, maxThreads: 1 });
+    const trap = () => {
+      throw new Error('trap');
+    };
+    const arg = new Proxy({}, { get: trap, has: trap, ownKeys: trap, getPrototypeOf: trap });
+    let outcome: Promise<unknown>;
+    try {
+      outcome = pool.run(arg, { name: 'ok' });
+    } catch (error) {
+      outcome = Promise.resolve(`run() threw synchronously: ${error}`);
+    }
+    const error = await rejection(outcome);
+    expect(error.code).toBe('ERR_OFFTHREAD_UNCLONEABLE');
+    expect(await pool.run(7, { name: 'ok' })).toBe(7);
+  });
+
+  it('a polluted Object.prototype does not make every value look like transfer() output', async () => {
+    const pool = createPool({ filename: hostile, maxThreads: 1 });
+    const marker = Symbol.for('offthread.transfer');
+    const proto = Object.prototype as Record<symbol, unknown>;
+    proto[marker] = true;
+    try {
+      expect(await pool.run({ a: 1 }, { name: 'ok' })).toEqual({ a: 1 });
+    } finally {
+      delete proto[marker];
+    }
+  });
 });
