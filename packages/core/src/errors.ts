@@ -77,14 +77,19 @@ export function isOffThreadError(
   error: unknown,
   code?: OffThreadErrorCode,
 ): error is OffThreadError {
-  if (!(error instanceof Error)) return false;
-  const c = (error as { code?: unknown }).code;
-  if (
-    !(error instanceof OffThreadError) &&
-    !(typeof c === 'string' && c.startsWith('ERR_OFFTHREAD_'))
-  )
+  try {
+    if (!(error instanceof Error)) return false;
+    const c = (error as { code?: unknown }).code;
+    if (
+      !(error instanceof OffThreadError) &&
+      !(typeof c === 'string' && c.startsWith('ERR_OFFTHREAD_'))
+    )
+      return false;
+    return code === undefined || c === code;
+  } catch {
+    // A getter or a Proxy trap that throws: whatever this is, it is not one of ours.
     return false;
-  return code === undefined || c === code;
+  }
 }
 
 /**

@@ -1,3 +1,4 @@
+import { isOffThreadError } from '@offthread/core';
 import { describe, expect, it } from 'vitest';
 import { createPool, fixture } from './helpers.js';
 
@@ -192,5 +193,19 @@ describe('hostile errors thrown by tasks', () => {
     } finally {
       delete proto[marker];
     }
+  });
+
+  it('isOffThreadError() answers false, not throws, for a value whose code getter or traps throw', () => {
+    const error = new Error('x');
+    Object.defineProperty(error, 'code', {
+      get() {
+        throw new Error('no');
+      },
+    });
+    expect(isOffThreadError(error)).toBe(false);
+    const trap = () => {
+      throw new Error('trap');
+    };
+    expect(isOffThreadError(new Proxy({}, { getPrototypeOf: trap, get: trap }))).toBe(false);
   });
 });
