@@ -2,6 +2,7 @@
  * Turns the collected metrics into the per-scenario tables, the target checks and
  * RESULTS.md.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { fmt, ratio, renderTable } from './table.mjs';
 
@@ -326,5 +327,15 @@ ${[
 - \`postMessage\` is the hand-written floor: two bare \`Worker\`s, tasks dealt round-robin, one \`postMessage\` per task and one per result, a FIFO of resolvers per worker and nothing else (no queue limits, errors, timeouts or stats).
 - Burst: all N promises are created in a synchronous loop, then \`Promise.all\`; tasks/s = N / wall time. Latency: \`performance.now()\` around each awaited call. CPU: the inline run and the pool run alternate in the same process, so both see the same machine load. Transfer: wall time of \`await echo(buf)\` where \`buf\` goes out in the transfer list and comes back transferred; the byte length and content are checked every round. Idle memory: \`process.memoryUsage().rss\` after \`gc()\` (only the main thread's heap can be collected from outside; worker heaps are what they are after a short idle).
 - Sizes: ${quick ? 'quick mode (see the notes above each table).' : 'see the notes above each table; `--quick` shrinks them for a smoke run.'}
-`;
+${changeNotes()}`;
+}
+
+/**
+ * Before/after measurements of changes to the core (benchmarks/CHANGES.md, written by hand when
+ * a change could cost speed), carried into every generated RESULTS.md so a re-run keeps them.
+ */
+function changeNotes() {
+  const file = new URL('../CHANGES.md', import.meta.url);
+  if (!existsSync(file)) return '';
+  return `\n${readFileSync(file, 'utf8').trim()}\n`;
 }
