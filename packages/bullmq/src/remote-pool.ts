@@ -195,6 +195,20 @@ function backoffDelay(backoff: Backoff, attempt: number): number {
     : Math.min(backoff.delay * 2 ** (attempt - 1), 2 ** 31 - 1);
 }
 
+const kTransfer = Symbol.for('offthread.transfer');
+
+/** `transfer(value)` moves memory between threads; across machines it is a copy of `value`. */
+function unwrapTransfer(arg: unknown): unknown {
+  if (
+    arg !== null &&
+    typeof arg === 'object' &&
+    (arg as Record<symbol, unknown>)[kTransfer] === true
+  ) {
+    return (arg as { value: unknown }).value;
+  }
+  return arg;
+}
+
 /**
  * A pool whose threads are on other machines: tasks go through a BullMQ queue on Redis to
  * worker processes started with {@link serve}, each running them on its own local `Pool`. It
@@ -422,13 +436,19 @@ export class RemotePool extends EventEmitter implements TaskPool {
    */
   run<R = any>(arg?: unknown, options?: RemoteRunOptions): Promise<R> {
     try {
-      return this.submit(arg, options ?? {}, false) as Promise<R>;
+      return this.submit(unwrapTransfer(arg), options ?? {}, false) as Promise<R>;
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
-  private submit(arg: unknown, options: RemoteRunOptions, preload: boolean, names?: string[]) {
+  private submit(
+    arg: unknown,
+    options: RemoteRunOptions,
+    preload: boolean,
+    names?: string[],
+    spread = false,
+  ) {
     if (options === null || typeof options !== 'object') {
       throw new TypeError('options must be an object like { name, timeout, signal }');
     }
@@ -502,6 +522,7 @@ export class RemotePool extends EventEmitter implements TaskPool {
     if (timeout !== undefined && timeout !== Number.POSITIVE_INFINITY) data.t = timeout;
     if (files) data.f = files;
     if (preload) data.p = 1;
+    if (spread) data.s = 1;
     return new Promise<unknown>((resolve, reject) => {
       const call: Call = {
         arg: payload,
@@ -765,13 +786,19 @@ export class RemotePool extends EventEmitter implements TaskPool {
     const cache = new Map<string, unknown>();
     return new Proxy(Object.create(null), {
       get: (_target, prop) => {
-        if (typeof prop !== 'string' || prop === 'then') return undefined;
+        if (typeof prop !== 'string' || prop === 'then' || prop === 'toJSON') return undefined;
         let fn = cache.get(prop);
         if (!fn) {
+          // Arguments are spread on the worker, as a local pool's proxy does.
           const call =
             (extra: RemoteRunOptions) =>
-            (...args: unknown[]) =>
-              this.run(args.length <= 1 ? args[0] : args, { ...base, ...extra, name: prop });
+            (...args: unknown[]) => {
+              try {
+                return this.submit(args, { ...base, ...extra, name: prop }, false, undefined, true);
+              } catch (error) {
+                return Promise.reject(error);
+              }
+            };
           fn = Object.assign(call({}), {
             withOptions: (extra: RemoteRunOptions) => call(extra),
           });

@@ -127,6 +127,17 @@ export async function serve(options: ServeOptions): Promise<Server> {
     }
   };
 
+  const proxies = new Map<string, unknown>();
+  const proxyFor = (filename: string) => {
+    let proxy = proxies.get(filename);
+    if (!proxy) {
+      if (proxies.size >= 1024) proxies.clear(); // bounded: one per module actually used
+      proxy = pool.proxy({ filename });
+      proxies.set(filename, proxy);
+    }
+    return proxy;
+  };
+
   const runJob = async (data: JobData, signal: AbortSignal | undefined): Promise<unknown> => {
     if (data?.v !== 1) {
       throw offThreadError(
@@ -156,12 +167,16 @@ export async function serve(options: ServeOptions): Promise<Server> {
         resolveUnderRoot(path, root, Object.hasOwn(files, path) ? files[path] : undefined),
       );
     }
-    return pool.run(arg, {
-      filename: target.filename,
-      name: data.n,
-      timeout: data.t,
-      signal,
-    });
+    const runOptions = { timeout: data.t, signal };
+    if (data.s === 1 && Array.isArray(arg)) {
+      // A proxy() call: the local pool's proxy spreads the arguments, as it does for local callers.
+      const proxy = proxyFor(target.filename) as Record<
+        string,
+        { withOptions(o: object): (...args: unknown[]) => Promise<unknown> }
+      >;
+      return proxy[data.n].withOptions(runOptions)(...arg);
+    }
+    return pool.run(arg, { filename: target.filename, name: data.n, ...runOptions });
   };
 
   const worker = new Worker<JobData>(options.queue, processor, {

@@ -26,6 +26,8 @@ export interface JobData {
   f?: Record<string, string>;
   /** A preload (load and check exports) rather than a call. */
   p?: 1;
+  /** The argument is an array of arguments to spread (a `proxy()` call). */
+  s?: 1;
 }
 
 /** A task module, named so that any worker can find its own copy. */

@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isOffThreadError, OffThreadError } from '@offthread/core';
+import { isOffThreadError, OffThreadError, transfer } from '@offthread/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RemotePool, registerError } from '../src/index.js';
 import {
@@ -64,6 +64,18 @@ describe('RemotePool with two worker processes', () => {
       big: 10n,
     };
     expect(await pool.run(value, { name: 'echo' })).toEqual(value);
+  });
+
+  it('proxy() spreads the arguments, as a local pool does', async () => {
+    const tasksProxy = pool.proxy<{ add(a: number, b: number): number }>();
+    expect(await tasksProxy.add(2, 3)).toBe(5);
+    expect(await tasksProxy.add.withOptions({ timeout: 5000 })(4, 5)).toBe(9);
+  });
+
+  it('transfer() becomes a copy: the caller keeps its buffer', async () => {
+    const bytes = new Uint8Array([1, 2, 3]);
+    expect(await pool.run(transfer(bytes), { name: 'echo' })).toEqual(new Uint8Array([1, 2, 3]));
+    expect(bytes.byteLength).toBe(3);
   });
 
   it('loads TypeScript task modules on the worker', async () => {
