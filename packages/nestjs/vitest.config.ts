@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import swc from 'unplugin-swc';
 import { defineConfig } from 'vitest/config';
 
 // TypeScript sources that import the package (the dev-runner test) get the staged build: the same
@@ -8,9 +9,11 @@ const staged = fileURLToPath(
 );
 
 export default defineConfig({
+  // As the README's testing section shows: SWC emits the decorator metadata that esbuild does not.
+  plugins: [swc.vite({ module: { type: 'es6' } })],
   resolve: { alias: { '@offthread/nestjs': staged } },
   test: {
-    include: ['test/**/*.test.ts'],
+    include: ['test/**/*.test.ts', 'examples/readme/**/*.spec.ts'],
     globalSetup: ['test/support/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,

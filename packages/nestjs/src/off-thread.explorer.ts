@@ -62,7 +62,12 @@ export class OffThreadExplorer implements OnModuleInit {
       const known = found.get(ctor);
       if (known) {
         // The same class under another token: calls on that instance go by its own token.
-        if (!wrapper.isAlias && isObject(wrapper.instance) && wrapper.scope !== Scope.TRANSIENT) {
+        if (
+          !this.host.inline &&
+          !wrapper.isAlias &&
+          isObject(wrapper.instance) &&
+          wrapper.scope !== Scope.TRANSIENT
+        ) {
           try {
             instances.push([
               wrapper.instance,
@@ -87,7 +92,12 @@ export class OffThreadExplorer implements OnModuleInit {
           );
         }
       }
+      // Inline, nothing is loaded in a thread: files and tokens need not be found.
       if (problems.length > before) continue;
+      if (this.host.inline) {
+        found.set(ctor, { target: undefined as never, methods: [] });
+        continue;
+      }
       try {
         const target = this.host.locate(
           ctor,
@@ -107,6 +117,7 @@ export class OffThreadExplorer implements OnModuleInit {
         `OffThreadModule found ${problems.length === 1 ? 'a problem' : `${problems.length} problems`} with @OffThread() methods:\n- ${problems.join('\n- ')}`,
       );
     }
+    if (this.host.inline) return;
     for (const [ctor, { target }] of found) this.host.targets.set(ctor, target);
     for (const [instance, target] of instances) this.host.instanceTargets.set(instance, target);
     if (this.host.inline) return;

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Transferable } from 'node:worker_threads';
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { OffThreadError, Pool, type TaskPool } from '@offthread/core';
@@ -255,7 +255,9 @@ export class OffThreadHost implements OffThreadRuntime, OnApplicationShutdown {
       );
     }
     let moduleFile =
-      this.options.workerModule === moduleClass ? this.options.workerModuleFile : undefined;
+      this.options.workerModule === moduleClass
+        ? existingModuleFile(this.options.workerModuleFile)
+        : undefined;
     let moduleExport = moduleClass.name;
     if (moduleFile === undefined) {
       const found = findExportingModule(moduleClass);
@@ -327,6 +329,38 @@ export class OffThreadHost implements OffThreadRuntime, OnApplicationShutdown {
     // Runs after the HTTP server stopped taking requests: calls in flight finish, then threads stop.
     if (this.ownsPool) await this.pool?.close({ timeout: this.options.shutdownTimeout });
   }
+}
+
+/**
+ * `workerModuleFile` as it exists: `new URL('./reports.module.js', import.meta.url)` names the
+ * compiled file, but under Vitest or tsx `import.meta.url` is the TypeScript source's, next to
+ * which only `reports.module.ts` exists. Take the source then (and the reverse).
+ *
+ * @throws {TypeError} naming the option when neither exists
+ */
+function existingModuleFile(file: string | undefined): string | undefined {
+  if (file === undefined) return undefined;
+  const path = toPath(file);
+  if (existsSync(path)) return file;
+  const swaps: Array<[RegExp, string[]]> = [
+    [/\.js$/, ['.ts', '.tsx']],
+    [/\.mjs$/, ['.mts']],
+    [/\.cjs$/, ['.cts']],
+    [/\.ts$/, ['.js']],
+    [/\.mts$/, ['.mjs']],
+    [/\.cts$/, ['.cjs']],
+  ];
+  for (const [ext, others] of swaps) {
+    if (!ext.test(path)) continue;
+    for (const other of others) {
+      const candidate = path.replace(ext, other);
+      if (existsSync(candidate))
+        return file.startsWith('file:') ? pathToFileURL(candidate).href : candidate;
+    }
+  }
+  throw new TypeError(
+    `options.workerModuleFile points to ${path}, which does not exist (nor its .ts/.js counterpart). Name the file that exports workerModule, relative to the file calling forRoot(): new URL('./reports.module.js', import.meta.url).`,
+  );
 }
 
 function describeToken(token: unknown): string {

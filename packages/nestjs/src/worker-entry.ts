@@ -24,6 +24,7 @@ const contexts = new Map<string, Promise<INestApplicationContext>>();
 // When the pool stops this thread gracefully (app shutdown, idle thread), close the Nest
 // contexts so onModuleDestroy / beforeApplicationShutdown / onApplicationShutdown hooks run here.
 onThreadClose(async () => {
+  resolved.clear();
   for (const app of contexts.values()) {
     await app.then((context) => context.close()).catch(() => {});
   }
@@ -37,10 +38,30 @@ export default async function offThreadNestTask(payload: WorkerPayload): Promise
   return call(payload);
 }
 
+/** Singleton instances already resolved in this thread, by context and token. */
+const resolved = new Map<string, Record<string, unknown>>();
+
+function targetKey(target: TargetRef): string {
+  const t = target.token;
+  const token =
+    t.kind === 'export'
+      ? `e:${t.file}#${t.exportName}`
+      : t.kind === 'string'
+        ? `s:${t.value}`
+        : `y:${t.key}`;
+  return `${target.moduleFile}#${target.moduleExport}|${token}`;
+}
+
 async function call(payload: CallPayload): Promise<unknown> {
   const { target, method, args } = payload;
-  const app = await context(target, payload.logger);
-  const instance = (await resolveInstance(app, target)) as Record<string, unknown>;
+  // The hot path: a singleton resolved once per thread is reused without going through loading.
+  const key = target.transient ? undefined : targetKey(target);
+  let instance = key === undefined ? undefined : resolved.get(key);
+  if (instance === undefined) {
+    const app = await context(target, payload.logger);
+    instance = (await resolveInstance(app, target)) as Record<string, unknown>;
+    if (key !== undefined) resolved.set(key, instance);
+  }
   const fn = instance[method];
   if (typeof fn !== 'function') {
     throw new TypeError(

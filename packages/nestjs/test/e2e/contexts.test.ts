@@ -3,9 +3,14 @@ import { firstValueFrom } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type * as Contexts from '../fixtures/contexts/contexts.js';
-import { fixture } from '../support/stage.js';
+import { fixture, stagedPackage } from '../support/stage.js';
 
 const { startMicroservice, startGatewayApp } = fixture<typeof Contexts>('contexts/contexts.js');
+// Nest 12's filter sends errors through emitMessage(), which knows raw `ws` sockets.
+const wsFilterSends =
+  typeof stagedPackage<{ BaseWsExceptionFilter: { prototype: Record<string, unknown> } }>(
+    '@nestjs/websockets',
+  ).BaseWsExceptionFilter.prototype.emitMessage === 'function';
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -35,29 +40,34 @@ describe('pool errors in non-HTTP contexts follow the same table', () => {
     }
   });
 
-  it('a WebSocket gateway answers a timed-out call with a WsException the client gets as `exception`', async () => {
-    const { app, url } = await startGatewayApp();
-    const socket = new WebSocket(url);
-    try {
-      await new Promise((resolve, reject) => {
-        socket.once('open', resolve);
-        socket.once('error', reject);
-      });
-      const answer = new Promise<{ event: string; data: unknown }>((resolve) => {
-        socket.on('message', (raw) => resolve(JSON.parse(String(raw))));
-      });
-      socket.send(JSON.stringify({ event: 'spin', data: 3000 }));
-      const message = await answer;
-      expect(message.event).toBe('exception');
-      expect(message.data).toMatchObject({
-        status: 'error',
-        statusCode: 503,
-        code: 'ERR_OFFTHREAD_TIMEOUT',
-        retryAfter: 2,
-      });
-    } finally {
-      socket.close();
-      await app.close();
-    }
-  });
+  // Nest 11's BaseWsExceptionFilter hands errors to client.emit(), which a raw `ws` socket
+  // (platform-ws) does not send: no error of any kind reaches the client there. Nest 12 sends them.
+  it.skipIf(!wsFilterSends)(
+    'a WebSocket gateway answers a timed-out call with a WsException the client gets as `exception`',
+    async () => {
+      const { app, url } = await startGatewayApp();
+      const socket = new WebSocket(url);
+      try {
+        await new Promise((resolve, reject) => {
+          socket.once('open', resolve);
+          socket.once('error', reject);
+        });
+        const answer = new Promise<{ event: string; data: unknown }>((resolve) => {
+          socket.on('message', (raw) => resolve(JSON.parse(String(raw))));
+        });
+        socket.send(JSON.stringify({ event: 'spin', data: 3000 }));
+        const message = await answer;
+        expect(message.event).toBe('exception');
+        expect(message.data).toMatchObject({
+          status: 'error',
+          statusCode: 503,
+          code: 'ERR_OFFTHREAD_TIMEOUT',
+          retryAfter: 2,
+        });
+      } finally {
+        socket.close();
+        await app.close();
+      }
+    },
+  );
 });

@@ -61,6 +61,44 @@ export default function setup(): void {
     mkdirSync(dirname(out), { recursive: true });
     writeFileSync(out, outputText);
   }
+  stageReadmeExamples(ts);
+}
+
+/**
+ * The README's examples (examples/readme), compiled twice as an app would be: CommonJS (the
+ * Nest CLI's default up to Nest 11) into `<stage>/examples/readme`, and ES modules (Nest 12's
+ * `nest new`) into `<stage>/examples/readme-esm`, where `app.module.esm.ts` is the app module.
+ */
+function stageReadmeExamples(ts: typeof import('typescript')): void {
+  const from = join(packageDir, 'examples/readme');
+  for (const esm of [false, true]) {
+    const to = join(stageDir, 'examples', esm ? 'readme-esm' : 'readme');
+    mkdirSync(to, { recursive: true });
+    writeFileSync(join(to, 'package.json'), `{ "type": "${esm ? 'module' : 'commonjs'}" }\n`);
+    for (const file of walk(from)) {
+      const name = relative(from, file);
+      if (!name.endsWith('.ts') || name.endsWith('.spec.ts') || name === 'vitest.config.ts')
+        continue;
+      if (name === (esm ? 'app.module.ts' : 'app.module.esm.ts')) continue;
+      const { outputText } = ts.transpileModule(readFileSync(file, 'utf8'), {
+        fileName: file,
+        compilerOptions: {
+          module: esm ? ts.ModuleKind.ESNext : ts.ModuleKind.CommonJS,
+          target: ts.ScriptTarget.ES2022,
+          experimentalDecorators: true,
+          emitDecoratorMetadata: true,
+          esModuleInterop: true,
+          useDefineForClassFields: false,
+        },
+      });
+      const out = join(
+        to,
+        name.replace('app.module.esm.ts', 'app.module.ts').replace(/\.ts$/, '.js'),
+      );
+      mkdirSync(dirname(out), { recursive: true });
+      writeFileSync(out, outputText);
+    }
+  }
 }
 
 function* walk(dir: string): Generator<string> {

@@ -12,13 +12,15 @@ describe('development: TypeScript sources run by Vitest, loaded by tsx in the wo
         OffThreadModule.forRoot({
           maxThreads: 1,
           workerModule: DevModule,
-          // Vitest's modules are not in the CommonJS cache: name the worker module's file.
-          workerModuleFile: new URL('../fixtures/dev/dev.module.ts', import.meta.url),
+          // Vitest's modules are not in the CommonJS cache: name the worker module's file. The
+          // compiled name, as in an app, resolves to the TypeScript source that exists here.
+          workerModuleFile: new URL('../fixtures/dev/dev.module.js', import.meta.url),
         }),
         DevModule,
       ],
     })
     class DevAppModule {}
+    // Not a testing module: threads, with the worker loading TypeScript through tsx.
     const app = await NestFactory.createApplicationContext(DevAppModule, {
       logger: false,
       abortOnError: false,

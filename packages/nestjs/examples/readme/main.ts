@@ -1,0 +1,12 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { AppModule } from './app.module.js';
+
+async function bootstrap() {
+  const app = await NestFactory.create(AppModule);
+  app.enableShutdownHooks(); // SIGTERM closes the pool once calls in flight finish
+  await app.listen(Number(process.env.PORT ?? 3000), '127.0.0.1');
+  console.log(`listening on ${await app.getUrl()}`);
+}
+
+void bootstrap();
