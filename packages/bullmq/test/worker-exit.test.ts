@@ -60,11 +60,18 @@ async function killVictimMidTask(): Promise<void> {
 describe('a worker process killed with SIGKILL mid-task', () => {
   it('fails its running tasks with ERR_OFFTHREAD_WORKER_EXIT; the rest finish on the other worker, none runs twice', async () => {
     const n = 40;
+    let lastExit = 0;
     const calls = Array.from({ length: n }, (_, i) =>
-      settle(pool.run({ i, ms: 400 }, { name: 'record' })),
+      settle(pool.run({ i, ms: 400 }, { name: 'record' })).then((r) => {
+        if (!r.ok) lastExit = performance.now();
+        return r;
+      }),
     );
     await killVictimMidTask();
+    const killedAt = performance.now();
     const results = await within(Promise.all(calls), 60_000, 'every call after the kill');
+    // Reported, not asserted (timing on a shared machine): how soon callers learned of the death.
+    console.log(`worker death noticed ${Math.round(lastExit - killedAt)} ms after SIGKILL`);
     const failed = results.flatMap((r, i) => (r.ok ? [] : [{ i, error: r.error }]));
     const done = results.flatMap((r) => (r.ok ? [r.value] : []));
     expect(failed.length).toBeGreaterThan(0);
