@@ -39,6 +39,18 @@ app.get(
   offThread(new URL('./handlers/fibonacci.js', import.meta.url), { pool, timeout: 10_000 }),
 );
 
+// The same work through a hand-written pool.run(), for the adapter's cost in the benchmark
+// (scripts/bench-adapter.js): everything offThread() does for a route, written by hand.
+const fibonacciTask = new URL('./tasks/fibonacci.js', import.meta.url);
+app.get('/manual/:n', async (req, res, next) => {
+  try {
+    const n = parseN(req.params.n);
+    res.json({ n, fibonacci: await pool.run(n, { filename: fibonacciTask, timeout: 10_000 }) });
+  } catch (error) {
+    next(error);
+  }
+});
+
 // Crypto that Node already runs on libuv's thread pool (4 threads unless UV_THREADPOOL_SIZE).
 app.get('/hash', (req, res, next) => {
   const password = String(req.query.password ?? 'correct horse battery staple');

@@ -5,8 +5,8 @@
  * without a copy, or chunks streamed over a MessagePort with credit-based backpressure.
  * Internal: the middleware points the pool at this file.
  */
-import type { MessagePort } from 'node:worker_threads';
 import * as workerThreads from 'node:worker_threads';
+import { BroadcastChannel } from 'node:worker_threads';
 import { loadExport } from '@offthread/core/adapter';
 import { currentTask, transfer } from '@offthread/core/worker';
 import {
@@ -14,6 +14,8 @@ import {
   type DispatchArg,
   type DispatchResult,
   Kind,
+  READY,
+  STOP,
   STREAM_WINDOW,
   type StreamMessage,
 } from './protocol.js';
@@ -55,58 +57,50 @@ function getHeader(this: RequestSnapshot, name: string): string | string[] | und
 
 /** Run one request. */
 export default async function dispatch(arg: DispatchArg): Promise<unknown> {
-  const port = arg.p;
-  let streaming = false;
-  try {
-    const handler = await loadHandler(arg.f);
-    const req = arg.r as RequestSnapshot;
-    if (req.body instanceof Uint8Array) {
-      req.body = Buffer.from(req.body.buffer, req.body.byteOffset, req.body.byteLength);
-    }
-    Object.defineProperty(req, 'get', { value: getHeader, enumerable: false });
-    const out = await handler(req);
-    let status: number | undefined;
-    let headers: ReplyHeaders | undefined;
-    let body: unknown = out;
-    if (isReply(out)) {
-      status = out.status;
-      headers = out.headers;
-      body = out.body;
-    } else if (out === undefined) {
-      return { k: Kind.Empty, s: 204 } satisfies DispatchResult;
-    }
-    if (isAsyncIterable(body)) {
-      // HEAD wants the headers only: do not produce the body (return() on an unstarted
-      // generator ends it without running its code; on a Readable's iterator it destroys it).
-      if (req.method === 'HEAD') {
-        await body[Symbol.asyncIterator]().return?.();
-        return {
-          k: Kind.Empty,
-          s: status,
-          h: withDefaultType(headers),
-        } satisfies DispatchResult;
-      }
-      if (port) {
-        streaming = true;
-        return await stream(port, body, status, headers);
-      }
-      return bytesResult(await collect(body), status, headers);
-    }
-    if (body instanceof Uint8Array) return bytesResult(body, status, headers);
-    if (body === undefined)
-      return { k: Kind.Empty, s: status, h: headers } satisfies DispatchResult;
-    if (typeof body === 'string' && isReply(out))
-      return { k: Kind.Text, s: status, h: headers, b: body } satisfies DispatchResult;
-    const json = JSON.stringify(body);
-    if (json === undefined) {
-      throw new TypeError(
-        `offThread(): the handler returned ${typeof body === 'function' ? 'a function' : String(body)}, which cannot be sent as JSON`,
-      );
-    }
-    return { k: Kind.Json, s: status, h: headers, b: json } satisfies DispatchResult;
-  } finally {
-    if (port && !streaming) port.close();
+  const handler = await loadHandler(arg.f);
+  const req = arg.r as RequestSnapshot;
+  if (req.body instanceof Uint8Array) {
+    req.body = Buffer.from(req.body.buffer, req.body.byteOffset, req.body.byteLength);
   }
+  Object.defineProperty(req, 'get', { value: getHeader, enumerable: false });
+  const out = await handler(req);
+  let status: number | undefined;
+  let headers: ReplyHeaders | undefined;
+  let body: unknown = out;
+  if (isReply(out)) {
+    status = out.status;
+    headers = out.headers;
+    body = out.body;
+  } else if (out === undefined) {
+    return { k: Kind.Empty, s: 204 } satisfies DispatchResult;
+  }
+  if (isAsyncIterable(body)) {
+    // HEAD wants the headers only: do not produce the body (return() on an unstarted
+    // generator ends it without running its code; on a Readable's iterator it destroys it).
+    if (req.method === 'HEAD') {
+      await body[Symbol.asyncIterator]().return?.();
+      return {
+        k: Kind.Empty,
+        s: status,
+        h: withDefaultType(headers),
+      } satisfies DispatchResult;
+    }
+    if (arg.c !== undefined && arg.i !== undefined) {
+      return await stream(arg.c, arg.i, body, status, headers);
+    }
+    return bytesResult(await collect(body), status, headers);
+  }
+  if (body instanceof Uint8Array) return bytesResult(body, status, headers);
+  if (body === undefined) return { k: Kind.Empty, s: status, h: headers } satisfies DispatchResult;
+  if (typeof body === 'string' && isReply(out))
+    return { k: Kind.Text, s: status, h: headers, b: body } satisfies DispatchResult;
+  const json = JSON.stringify(body);
+  if (json === undefined) {
+    throw new TypeError(
+      `offThread(): the handler returned ${typeof body === 'function' ? 'a function' : String(body)}, which cannot be sent as JSON`,
+    );
+  }
+  return { k: Kind.Json, s: status, h: headers, b: json } satisfies DispatchResult;
 }
 
 /** The headers a streamed body gets: a Content-Type unless the handler chose one. */
@@ -178,72 +172,78 @@ async function collect(iterable: AsyncIterable<unknown>): Promise<Uint8Array> {
 }
 
 /**
- * Post the chunks on `port` as they are produced. At most STREAM_WINDOW chunks are in flight:
- * the main thread sends a credit back once it has handed a chunk to a socket that accepted it,
- * so a slow client slows the producer instead of filling memory. The client going away closes
- * the port and aborts the task's signal; either stops the iteration (which runs the
- * generator's `finally`).
+ * Stream the chunks to the main thread as they are produced. The request's channel is opened
+ * now, not before the handler ran: the thread asks the middleware's stream hub for it (a request
+ * id on the hub's control channel) and starts once the main thread says READY. At most
+ * STREAM_WINDOW chunks are in flight: the main thread sends a credit back once it has handed a
+ * chunk to a socket that accepted it, so a slow client slows the producer instead of filling
+ * memory. The client going away aborts the task's signal, and a refused header makes the main
+ * thread send STOP; either stops the iteration (which runs the generator's `finally`).
  */
 async function stream(
-  port: MessagePort,
+  hub: string,
+  id: number,
   iterable: AsyncIterable<unknown>,
   status: number | undefined,
   headers: ReplyHeaders | undefined,
 ): Promise<DispatchResult> {
   const { signal } = currentTask();
   let credits = STREAM_WINDOW;
+  let ready = false;
   let stopped = signal.aborted;
+  let ended = false;
   let wake: (() => void) | undefined;
-  const onCredit = (message: unknown) => {
+  const sleep = () =>
+    new Promise<void>((resolve) => {
+      wake = resolve;
+    }).then(() => {
+      wake = undefined;
+    });
+  const channel = new BroadcastChannel(`${hub}.${id}`);
+  channel.onmessage = (event) => {
+    const message = (event as MessageEvent).data;
     if (message === CREDIT) credits++;
+    else if (message === READY) ready = true;
+    else if (message === STOP) stopped = true;
     wake?.();
   };
   const onStop = () => {
     stopped = true;
     wake?.();
   };
-  port.on('message', onCredit);
-  port.on('close', onStop);
   signal.addEventListener('abort', onStop);
-  const post = (message: StreamMessage, transferList?: ArrayBuffer[]) =>
-    port.postMessage(message, transferList);
+  const post = (message: StreamMessage) => channel.postMessage(message);
   try {
+    // Ask for the channel; a short-lived handle on the control channel is enough to post.
+    const control = new BroadcastChannel(hub);
+    control.postMessage(id);
+    control.close();
+    while (!ready && !stopped) await sleep();
+    if (stopped) return { k: Kind.Streamed, e: false };
     post({ t: 'head', s: status, h: headers });
     for await (const value of iterable) {
       if (stopped) break;
       const chunk = toChunk(value);
-      while (credits === 0 && !stopped) {
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-        });
-        wake = undefined;
-      }
+      while (credits === 0 && !stopped) await sleep();
       if (stopped) break;
       credits--;
-      if (typeof chunk === 'string') {
-        post({ t: 'chunk', d: chunk });
-      } else {
-        const bytes = movable(chunk);
-        post({ t: 'chunk', d: bytes }, [bytes.buffer as ArrayBuffer]);
-      }
+      // A view into a larger buffer (pooled small Buffers) is copied first: cloning the view
+      // would copy the whole buffer.
+      post({ t: 'chunk', d: typeof chunk === 'string' ? chunk : movable(chunk) });
     }
-    if (!stopped) post({ t: 'end' });
+    if (!stopped) {
+      post({ t: 'end' });
+      ended = true;
+    }
   } catch (error) {
     // Let the main thread write every chunk posted so far before the failure reaches it (the
     // result travels on another channel and could overtake them): the client then gets the
     // data produced before the error, then a cut connection, rather than a race.
-    while (credits < STREAM_WINDOW && !stopped) {
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-      });
-      wake = undefined;
-    }
+    while (credits < STREAM_WINDOW && !stopped) await sleep();
     throw error;
   } finally {
     signal.removeEventListener('abort', onStop);
-    port.off('message', onCredit);
-    port.off('close', onStop);
-    port.close();
+    channel.close();
   }
-  return { k: Kind.Streamed };
+  return { k: Kind.Streamed, e: ended };
 }

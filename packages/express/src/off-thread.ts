@@ -1,5 +1,4 @@
 import { fileURLToPath } from 'node:url';
-import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { isOffThreadError, isTaskPool, OffThreadErrorCode, type TaskPool } from '@offthread/core';
 import {
   CLIENT_GONE,
@@ -20,13 +19,8 @@ import {
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { getDefaultPool } from './default-pool.js';
 import { uncloneableRequestError } from './errors.js';
-import {
-  CREDIT,
-  type DispatchArg,
-  type DispatchResult,
-  Kind,
-  type StreamMessage,
-} from './protocol.js';
+import { type DispatchArg, type DispatchResult, Kind } from './protocol.js';
+import { StreamHub, type StreamReceiver } from './stream-hub.js';
 import { type LocalsOption, snapshotRequest } from './take-snapshot.js';
 
 /** Options of {@link offThread}. Every field is optional; see {@link defaultOffThreadOptions}. */
@@ -54,8 +48,9 @@ export interface OffThreadOptions {
    */
   locals?: LocalsOption;
   /**
-   * Let the handler stream an async iterable as it is produced. This opens a MessageChannel per
-   * request; with `false`, an async iterable is collected and sent in one piece. Defaults to true.
+   * Let the handler stream an async iterable as it is produced. A channel to the thread is
+   * opened only for a response that streams, so other responses cost nothing extra. With
+   * `false`, an async iterable is collected and sent in one piece. Defaults to true.
    */
   stream?: boolean;
   /** Seconds sent in `Retry-After` with a 503. Defaults to 1. */
@@ -114,6 +109,9 @@ const optionNames = [
   'respondToOverload',
   'priority',
 ] as const;
+
+/** Where pool threads stream responses to (a channel is opened only for a response that streams). */
+const streams = new StreamHub();
 
 /** Start-up checks of every offThread() in the process, shared by the ESM and CJS builds. */
 const checks = startupRegistry('express');
@@ -188,33 +186,27 @@ export function offThread(
     res.once('close', onClose);
     if (res.socket?.destroyed) onClose();
 
-    let port: MessagePort | undefined;
-    let ended: Promise<boolean> | undefined;
+    let stream: StreamReceiver | undefined;
     const done = () => {
       finished = true;
       res.off('close', onClose);
-      port?.close();
-    };
-    const fail = (error: unknown) => {
-      if (finished) return;
-      done();
-      next(error);
+      stream?.close(true);
     };
     if (o.stream) {
-      const channel = new MessageChannel();
-      port = channel.port1;
-      arg.p = channel.port2;
-      ended = receiveStream(port, res, (error) => {
-        // A header Node refuses: answer 500 and stop the producer (closing the port stops it).
-        fail(httpError(error, 500, false, retryAfter));
+      stream = streams.register(res, (error) => {
+        // A header Node refuses on a streamed response: answer 500 (the producer was stopped).
+        if (finished) return;
+        done();
+        next(httpError(error, 500, false, retryAfter));
       });
+      arg.c = streams.name;
+      arg.i = stream.id;
     }
 
     pool
       .run<DispatchResult>(arg, {
         ...base,
         signal: controller.signal,
-        transferList: arg.p ? [arg.p] : undefined,
       })
       .then(
         (result) => {
@@ -231,10 +223,11 @@ export function offThread(
             }
             return;
           }
-          ended!.then((complete) => {
+          const complete = result.e ? stream!.ended() : Promise.resolve(false);
+          complete.then((ended) => {
             if (finished) return;
             done();
-            if (complete) res.end();
+            if (ended) res.end();
             else res.destroy();
           });
         },
@@ -301,49 +294,6 @@ function clearHeaders(res: Response, headers: DispatchResult['h']): void {
       res.removeHeader(name);
     } catch {}
   }
-}
-
-/**
- * Write the chunks the thread posts on `port`. Resolves true on the thread's `end` message,
- * false if the port closed without it. `onError` gets a header error of the `head` message.
- */
-function receiveStream(
-  port: MessagePort,
-  res: Response,
-  onError: (error: unknown) => void,
-): Promise<boolean> {
-  let resolveEnded!: (complete: boolean) => void;
-  const ended = new Promise<boolean>((resolve) => {
-    resolveEnded = resolve;
-  });
-  const credit = () => port.postMessage(CREDIT);
-  port.on('message', (message: StreamMessage) => {
-    switch (message.t) {
-      case 'head':
-        try {
-          if (message.s !== undefined) res.status(message.s);
-          if (message.h) res.set(message.h as Record<string, string>);
-          if (!res.hasHeader('content-type'))
-            res.setHeader('Content-Type', 'application/octet-stream');
-        } catch (error) {
-          clearHeaders(res, message.h);
-          onError(error);
-        }
-        break;
-      case 'chunk': {
-        const d = message.d;
-        const data = typeof d === 'string' ? d : Buffer.from(d.buffer, d.byteOffset, d.byteLength);
-        if (res.write(data)) credit();
-        else res.once('drain', credit);
-        break;
-      }
-      case 'end':
-        resolveEnded(true);
-        break;
-    }
-  });
-  port.on('close', () => resolveEnded(false));
-  return ended;
 }
 
 function send(res: Response, result: DispatchResult): void {

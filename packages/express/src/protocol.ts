@@ -2,7 +2,6 @@
  * What crosses the thread boundary between the middleware (main thread) and the dispatcher
  * (pool thread). Internal: nothing here is public API.
  */
-import type { MessagePort } from 'node:worker_threads';
 import type { RequestData } from './snapshot.js';
 
 /** The argument of every task the middleware submits. Short keys: it is cloned per request. */
@@ -11,8 +10,12 @@ export interface DispatchArg {
   f: string;
   /** The request snapshot (its data; the thread adds the helpers). */
   r: RequestData;
-  /** Port to stream chunks on, when the route allows streaming. */
-  p?: MessagePort;
+  /**
+   * When the route allows streaming: the name of the stream hub's control channel, and this
+   * request's id on it. No channel is opened unless the handler actually streams.
+   */
+  c?: string;
+  i?: number;
 }
 
 /** How the result body is to be sent. */
@@ -25,7 +28,7 @@ export const Kind = {
   Bytes: 2,
   /** No body. */
   Empty: 3,
-  /** The body was streamed over the port; the response ends on the port's `end` message. */
+  /** The body was streamed on the request's channel; `e` says whether it ended (an `end` was posted). */
   Streamed: 4,
 } as const;
 
@@ -36,16 +39,22 @@ export interface DispatchResult {
   /** Headers the handler set. */
   h?: Record<string, string | number | readonly string[]>;
   b?: string | Uint8Array;
+  /** For Kind.Streamed: true when the stream ended normally (its `end` message may still be in flight). */
+  e?: boolean;
 }
 
-/** Messages the thread posts on the stream port, in order. */
+/** Messages the thread posts on the request's stream channel, in order. */
 export type StreamMessage =
   | { t: 'head'; s?: number; h?: Record<string, string | number | readonly string[]> }
   | { t: 'chunk'; d: string | Uint8Array }
   | { t: 'end' };
 
-/** The main thread posts this on the stream port each time it has taken a chunk (a credit). */
+/** The main thread posts this on the stream channel each time it has taken a chunk (a credit). */
 export const CREDIT = 1;
+/** The main thread posts this once it listens on the request's stream channel: start sending. */
+export const READY = 2;
+/** The main thread posts this to stop the producer (a refused header, a request already gone). */
+export const STOP = 3;
 /** Chunks the thread may post before the main thread has taken them. */
 export const STREAM_WINDOW = 8;
 
