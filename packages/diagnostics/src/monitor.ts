@@ -7,6 +7,7 @@ import {
 } from 'node:perf_hooks';
 import { DiagnosticsError, DiagnosticsErrorCode } from './errors.js';
 import { type MonitorOptions, resolveMonitorOptions } from './options.js';
+import { PoolWatcher } from './pools.js';
 import { attribute, type CpuProfile, HotFunctionTable, RollingProfiler } from './profiler.js';
 import { round } from './stats.js';
 import { disabledThreadpoolStats, ThreadpoolTracker } from './threadpool.js';
@@ -101,6 +102,7 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
   private blockedTime = 0;
   private intervalBlockedTime = 0;
   private tracker: ThreadpoolTracker | null = null;
+  private poolWatcher: PoolWatcher | null = null;
   private profiler: RollingProfiler | null = null;
   /** Sum of all heartbeat lateness, ms: lets the canary tell a busy loop from a busy pool. */
   private lateTotal = 0;
@@ -151,6 +153,10 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
       this.tracker.start();
     }
     if (o.profileBlocks === true) this.startProfiler();
+    if (o.pools) {
+      this.poolWatcher = new PoolWatcher(o.profilePools, 10_000);
+      this.poolWatcher.start();
+    }
     this.lastBeat = this.lastRoll = performance.now();
     this.scheduleBeat();
     this.sampleTimer = setInterval(() => this.takeSample(), o.sampleInterval);
@@ -329,6 +335,7 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
       eventLoop,
       threadpool: this.tracker ? this.tracker.sample() : disabledThreadpoolStats(),
       process: proc,
+      pools: this.poolWatcher?.sample(end) ?? [],
     };
     this.intervalStart = end;
     this.lastSample = sample;
@@ -368,6 +375,7 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
       },
       threadpool: this.tracker ? this.tracker.sinceStart() : disabledThreadpoolStats(),
       process: this.processStats(this.cpuStart!, end - this.startedAt),
+      pools: this.poolWatcher?.sinceStart() ?? [],
     };
   }
 
@@ -405,6 +413,8 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
     this.sampleTimer = this.beatTimer = null;
     this.tracker?.stop();
     this.tracker = null;
+    this.poolWatcher?.stop();
+    this.poolWatcher = null;
     this.active = false;
     this.frozen = snap;
     return this;

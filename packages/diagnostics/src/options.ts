@@ -4,12 +4,13 @@ import type { ThreadpoolCounting } from './threadpool.js';
 export type ProfileBlocks = boolean | 'after-block';
 
 /**
- * A preset for the cost/detail trade-off.
- * - `'development'`: the profiler runs from the start, so even the first block gets its stack.
- * - `'production'`: the profiler starts only after a block was seen (so recurring blocks get
- *   their stack, and an app that never blocks pays nothing for it) and stops again after 60 s
- *   without a block; the canary goes every second instead of every 250 ms.
- * Both count thread-pool requests with async_hooks only while a queue is seen.
+ * A preset for the cost/detail trade-off. Both start the block profiler only after a block that
+ * ran code (while V8's profiler is on, every call from JavaScript into C++ takes a slower path,
+ * which costs far more than the samples), and count thread-pool requests with async_hooks only
+ * while a queue is seen.
+ * - `'development'`: the canary goes every 250 ms; pool threads are CPU-profiled to name hot
+ *   task functions.
+ * - `'production'`: the canary goes every second; pool threads are not profiled.
  */
 export type MonitorMode = 'development' | 'production';
 
@@ -34,9 +35,10 @@ export interface MonitorOptions {
    */
   threadpoolCounting?: ThreadpoolCounting;
   /**
-   * Attribute blocks to stacks with V8's sampling profiler: `true` from the start, `'after-block'`
-   * from the first block on (the first block has no stack; the profiler stops after 60 s without
-   * a block), `false` never. Defaults to true (`'after-block'` in production mode).
+   * Attribute blocks to stacks with V8's sampling profiler: `'after-block'` from the first block
+   * that ran code on (that first block has no stack; the profiler stops after 60 s without a
+   * block), `true` from the start (every block has a stack, at a CPU cost on every request),
+   * `false` never. Defaults to `'after-block'`.
    */
   profileBlocks?: ProfileBlocks;
   /**
@@ -47,6 +49,17 @@ export interface MonitorOptions {
   profilerInterval?: number;
   /** Period of the heartbeat timer whose lateness is the event-loop delay, in ms (at most blockThreshold/2). Defaults to 20. */
   delayResolution?: number;
+  /**
+   * Watch the @offthread/core pools of this process (threads, busy share, queue, wait, tasks/s),
+   * found through core's registry on `globalThis`; costs nothing while there is no pool.
+   * Defaults to true.
+   */
+  pools?: boolean;
+  /**
+   * CPU-profile the pools' threads (through the inspector, no code in the threads) to name the
+   * hot task functions. Defaults to true (false in production mode).
+   */
+  profilePools?: boolean;
   /** How often the canary thread-pool request is sent, in ms (0 disables it). Defaults to 250. */
   probeInterval?: number;
   /** How many recent blocks `snapshot()` keeps. Defaults to 20. */
@@ -62,10 +75,12 @@ export const defaultMonitorOptions: Required<MonitorOptions> = Object.freeze({
   blockThreshold: 50,
   threadpool: true,
   threadpoolCounting: 'on-queueing',
-  profileBlocks: true,
+  profileBlocks: 'after-block',
   profilerInterval: 10_000,
   delayResolution: 20,
   probeInterval: 250,
+  pools: true,
+  profilePools: true,
   maxBlocks: 20,
   maxSamples: 3600,
 });
@@ -85,8 +100,8 @@ function positive(name: string, value: unknown, integer = false): void {
 /** What `mode: 'production'` changes from {@link defaultMonitorOptions}. */
 export const productionMonitorOptions: Readonly<MonitorOptions> = Object.freeze({
   mode: 'production',
-  profileBlocks: 'after-block',
   probeInterval: 1000,
+  profilePools: false,
 });
 
 /** Validate and fill in defaults. Throws TypeError/RangeError naming the bad option. */
@@ -103,8 +118,10 @@ export function resolveMonitorOptions(options: MonitorOptions = {}): Required<Mo
   if (options.probeInterval !== undefined && options.probeInterval !== 0) {
     positive('probeInterval', options.probeInterval);
   }
-  if (options.threadpool !== undefined && typeof options.threadpool !== 'boolean') {
-    throw new TypeError('options.threadpool must be a boolean');
+  for (const key of ['threadpool', 'pools', 'profilePools'] as const) {
+    if (options[key] !== undefined && typeof options[key] !== 'boolean') {
+      throw new TypeError(`options.${key} must be a boolean`);
+    }
   }
   if (
     options.profileBlocks !== undefined &&

@@ -54,7 +54,10 @@ export function isUserFrame(f: { url: string }): boolean {
     !f.url.includes('/node_modules/') &&
     !f.url.includes('\\node_modules\\') &&
     !f.url.includes('@offthread/diagnostics') &&
-    !f.url.includes('/packages/diagnostics/dist/')
+    !f.url.includes('/packages/diagnostics/dist/') &&
+    // The pool's own dispatch code in its threads is not the app's task function.
+    !f.url.includes('@offthread/core') &&
+    !f.url.includes('/packages/core/dist/')
   );
 }
 

@@ -104,6 +104,12 @@ export function formatReport(report: RunReport, options: FormatReportOptions = {
         `  thread pool  size ${tp.size} · peak in flight ${tp.peak.inFlight} · peak queued ${tp.peak.queued} · wait p50 ${ms(tp.wait.p50)} · p99 ${ms(tp.wait.p99)} · saturation ${pct(tp.saturation)} · canary p99 ${ms(tp.probe.p99)} · recommended size ${tp.recommendedSize}`,
       );
     }
+    for (const p of s.pools ?? []) {
+      const hot = p.hotFunctions[0];
+      lines.push(
+        `  pool ${p.name.padEnd(7)} ${plural(p.threads, 'thread')} (max ${p.maxThreads}) · busy ${pct(p.busyShare)} · peak queued ${p.queued} · wait p50 ${ms(p.wait.p50)} · p99 ${ms(p.wait.p99)} · run p50 ${ms(p.run.p50)} · ${Math.round(p.tasksPerSecond)} tasks/s${hot ? ` · hot ${hot.frame.functionName} (${pct(hot.share)})` : ''}`,
+      );
+    }
     lines.push(
       `  process      CPU ${Math.round(s.process.cpu.percent)}% of a core · RSS ${mb(s.process.memory.rss)} · heap ${mb(s.process.memory.heapUsed)} / ${mb(s.process.memory.heapTotal)}`,
     );

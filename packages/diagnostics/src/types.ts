@@ -159,6 +159,42 @@ export interface Sample {
   eventLoop: EventLoopStats;
   threadpool: ThreadpoolStats;
   process: ProcessStats;
+  /**
+   * The @offthread/core pools of this process (found through core's registry on `globalThis`),
+   * one entry per pool; empty when there is none. Optional: reports from older versions lack it.
+   */
+  pools?: PoolSample[];
+}
+
+/** One @offthread/core pool over a sample interval (or, in `sinceStart`, the whole run). */
+export interface PoolSample {
+  /** The pool's `name` option. */
+  name: string;
+  /** Threads alive at the end of the period. */
+  threads: number;
+  /** The pool's `maxThreads`. */
+  maxThreads: number;
+  /** Mean event-loop utilization of the pool's threads over the period (0..1): busy share. */
+  busyShare: number;
+  /** Busy share of each thread. */
+  threadBusy: number[];
+  /** Tasks waiting for a thread at the end of the period (in `sinceStart`: the most seen). */
+  queued: number;
+  /** Tasks running at the end of the period. */
+  running: number;
+  /** Tasks finished (resolved or rejected) per second over the period. */
+  tasksPerSecond: number;
+  /** Tasks resolved and rejected since the pool started. */
+  completed: number;
+  failed: number;
+  /** Time tasks waited for a thread, ms (the pool's window of recent tasks). */
+  wait: { p50: number; p99: number; max: number };
+  /** Time in the task function, ms (the pool's window of recent tasks). */
+  run: { p50: number; p99: number; max: number };
+  /** Task functions hot in the pool's threads (CPU profile of the threads), since start. */
+  hotFunctions: HotFunction[];
+  /** `sinceStart` only: share of samples with every thread busy and tasks queued (0..1). */
+  saturatedShare?: number;
 }
 
 /** What {@link Monitor.snapshot} returns. */

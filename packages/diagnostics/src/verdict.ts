@@ -1,3 +1,4 @@
+import { poolAdvice } from './pools.js';
 import { isUserFrame } from './profiler.js';
 import type { Block, ProfileStats, Sample, StackFrame } from './types.js';
 
@@ -7,6 +8,7 @@ import type { Block, ProfileStats, Sample, StackFrame } from './types.js';
  */
 export type VerdictKind =
   | 'event-loop-blocked'
+  | 'pool-saturated'
   | 'threadpool-saturated'
   | 'cpu-bound'
   | 'healthy'
@@ -153,6 +155,29 @@ export function diagnose(input: DiagnoseInput, options: DiagnoseOptions = {}): V
       title: 'Event loop blocked',
       evidence,
       recommendation,
+    });
+  }
+
+  // An @offthread/core pool saturated: its threads busy nearly all the time while tasks queued
+  // and waited longer than they run. A pool that keeps up (tasks start at once) is left alone.
+  for (const p of s.pools ?? []) {
+    const saturated =
+      p.queued > 0 &&
+      p.busyShare >= 0.8 &&
+      ((p.saturatedShare ?? 0) >= 0.3 || p.wait.p99 >= Math.max(o.waitThreshold, p.run.p50));
+    if (!saturated) continue;
+    const hot = p.hotFunctions[0];
+    findings.push({
+      kind: 'pool-saturated',
+      title: `Pool "${p.name}" saturated`,
+      evidence: [
+        `${p.threads} of ${p.maxThreads} threads, busy ${pct(p.busyShare)} of the time; up to ${p.queued} task${p.queued === 1 ? '' : 's'} queued; ${Math.round(p.tasksPerSecond)} tasks/s`,
+        `tasks waited p50 ${ms(p.wait.p50)}, p99 ${ms(p.wait.p99)} for a thread, and ran p50 ${ms(p.run.p50)}, p99 ${ms(p.run.p99)}`,
+        ...(hot
+          ? [`hot in the pool threads: ${formatFrame(hot.frame)} ${pct(hot.share)} of CPU samples`]
+          : []),
+      ],
+      recommendation: poolAdvice(p),
     });
   }
 

@@ -125,7 +125,11 @@ describe('OpenTelemetry bridge', () => {
 
 describe('library monitor', () => {
   it('emits block events with the stack of the blocking function', async () => {
-    monitor = createMonitor({ sampleInterval: 300, blockThreshold: 40 }).start();
+    monitor = createMonitor({
+      sampleInterval: 300,
+      blockThreshold: 40,
+      profileBlocks: true,
+    }).start();
     const block = new Promise<import('../src/index.js').Block>((r) => monitor!.once('block', r));
     await new Promise((r) => setTimeout(r, 50));
     busy(120);

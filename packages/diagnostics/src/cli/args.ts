@@ -1,7 +1,7 @@
 import { parseArgs as parseNodeArgs } from 'node:util';
 import { DiagnosticsError, DiagnosticsErrorCode } from '../errors.js';
 
-export type FailOn = 'event-loop' | 'threadpool' | 'cpu';
+export type FailOn = 'event-loop' | 'threadpool' | 'pool' | 'cpu';
 
 export interface CliArgs {
   command: 'doctor' | 'watch' | 'help' | 'version';
@@ -57,6 +57,7 @@ const FAIL_ON: Record<string, FailOn> = {
   eventloop: 'event-loop',
   threadpool: 'threadpool',
   'thread-pool': 'threadpool',
+  pool: 'pool',
   cpu: 'cpu',
   'cpu-bound': 'cpu',
 };
@@ -174,10 +175,13 @@ export function parseArgs(argv: string[]): CliArgs {
     .split(',')
     .map((p) => p.trim())
     .filter(Boolean)) {
-    if (part === 'any') args.failOn.push('event-loop', 'threadpool', 'cpu');
+    if (part === 'any') args.failOn.push('event-loop', 'threadpool', 'pool', 'cpu');
     else if (FAIL_ON[part]) args.failOn.push(FAIL_ON[part]);
     else
-      throw usage(`--fail-on accepts event-loop, threadpool, cpu or any, got "${part}"`, command);
+      throw usage(
+        `--fail-on accepts event-loop, threadpool, pool, cpu or any, got "${part}"`,
+        command,
+      );
   }
   if (args.target.length === 0) {
     throw usage(
@@ -225,7 +229,8 @@ Options:
   --json <file>            write the full report as JSON ("-" writes it to stdout, and the text
                            report to stderr)
   --html <file>            write a self-contained HTML report with charts
-  --fail-on <list>         exit 1 when any of event-loop, threadpool, cpu (or any) is found
+  --fail-on <list>         exit 1 when any of event-loop, threadpool, pool, cpu (or any) is
+                           found
   --block-threshold <t>    a stall longer than this is a block (default 50ms)
   --sample-interval <t>    sampling period (default 1s)
   -q, --quiet              no progress output
@@ -243,7 +248,7 @@ Runs <command> with the monitor preloaded and redraws a live view every second.
 
 Options:
   -d, --duration <t>       end after t (default: when the command exits, or Ctrl+C)
-  --fail-on <list>         at the end, exit 1 when any of event-loop, threadpool, cpu (or any)
+  --fail-on <list>         at the end, exit 1 when any of event-loop, threadpool, pool, cpu (or any)
                            was found over the whole run
   --block-threshold <t>    a stall longer than this is a block (default 50ms)
   --sample-interval <t>    sampling period (default 1s)

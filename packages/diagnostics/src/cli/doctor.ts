@@ -14,6 +14,7 @@ import { longTimeout } from './timers.js';
 export const KIND_OF: Record<string, string> = {
   'event-loop': 'event-loop-blocked',
   threadpool: 'threadpool-saturated',
+  pool: 'pool-saturated',
   cpu: 'cpu-bound',
 };
 
@@ -77,8 +78,9 @@ export async function doctor(args: CliArgs): Promise<number> {
     monitor: {
       sampleInterval: args.sampleInterval,
       blockThreshold: args.blockThreshold,
-      // A diagnosis run buys precision with CPU: every block is timed and attributed from
-      // 1 ms samples (the library's default is 10 ms, cheap enough to leave on).
+      // A diagnosis run buys precision with CPU: the profiler runs from the start, so every
+      // block (the first one too) is timed and attributed from 1 ms samples.
+      profileBlocks: true,
       profilerInterval: 1000,
     },
     stdout: 'pipe',

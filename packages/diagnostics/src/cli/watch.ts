@@ -69,8 +69,9 @@ export async function watch(args: CliArgs): Promise<number> {
     monitor: {
       sampleInterval: args.sampleInterval,
       blockThreshold: args.blockThreshold,
-      // A diagnosis run buys precision with CPU: every block is timed and attributed from
-      // 1 ms samples (the library's default is 10 ms, cheap enough to leave on).
+      // A diagnosis run buys precision with CPU: the profiler runs from the start, so every
+      // block (the first one too) is timed and attributed from 1 ms samples.
+      profileBlocks: true,
       profilerInterval: 1000,
     },
     stdout: 'pipe',
