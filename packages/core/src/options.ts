@@ -500,4 +500,73 @@ export function readRunOptions(options: unknown): RunOptionsSnapshot {
   };
 }
 
+/** `pool.close()` options, read once from own properties. */
+export interface CloseOptionsSnapshot {
+  /** 0 to {@link MAX_TIMER_MS} ms, `Infinity`, or `undefined` (no deadline). */
+  readonly timeout: number | undefined;
+}
+
+/**
+ * Read and validate the options of `pool.close()`.
+ *
+ * @throws {TypeError | RangeError} naming `options` or `options.timeout`.
+ */
+export function readCloseOptions(options: unknown): CloseOptionsSnapshot {
+  if (options === undefined) return { timeout: undefined };
+  if (!isPlainObject(options)) {
+    throw new TypeError(
+      `options must be an object like { timeout: 10000 }, got ${describe(options)}`,
+    );
+  }
+  const { timeout } = snapshot(options, ['timeout'] as const, 'options', 'a close() option');
+  if (timeout !== undefined) checkDuration(timeout, 'options.timeout', true);
+  return { timeout: timeout as number | undefined };
+}
+
+/** `pool.preload()` options, read once from own properties. */
+export interface PreloadOptionsSnapshot {
+  /** As given (a string or a URL); the pool resolves and checks it. */
+  readonly filename: string | URL | undefined;
+  /** A copy of the caller's list of non-empty export names. */
+  readonly names: readonly string[] | undefined;
+}
+
+/**
+ * Read and validate the options of `pool.preload()`.
+ *
+ * @throws {TypeError} naming `options`, `options.filename` or `options.names`.
+ */
+export function readPreloadOptions(options: unknown): PreloadOptionsSnapshot {
+  if (options === undefined) return { filename: undefined, names: undefined };
+  if (!isPlainObject(options)) {
+    throw new TypeError(
+      `options must be an object like { names: ['resize'] }, got ${describe(options)}`,
+    );
+  }
+  const o = snapshot(options, ['filename', 'names'] as const, 'options', 'a preload() option');
+  const { filename } = o;
+  if (filename !== undefined && typeof filename !== 'string' && !(filename instanceof URL)) {
+    throw new TypeError(
+      `options.filename must be an absolute path or a file URL (new URL('./tasks.js', import.meta.url)), got ${describe(filename)}`,
+    );
+  }
+  let names: string[] | undefined;
+  if (o.names !== undefined) {
+    if (!Array.isArray(o.names)) {
+      throw new TypeError(
+        `options.names must be an array of export names, like ['default', 'resize'], got ${describe(o.names)}`,
+      );
+    }
+    names = Array.prototype.slice.call(o.names) as string[];
+    names.forEach((name: unknown, i) => {
+      if (typeof name !== 'string' || name === '') {
+        throw new TypeError(
+          `options.names[${i}] must be an export name (a non-empty string), got ${describe(name)}`,
+        );
+      }
+    });
+  }
+  return { filename: filename as string | URL | undefined, names };
+}
+
 export { checkDuration, describe, isPlainObject };
