@@ -40,7 +40,7 @@ import {
   Status,
   singleResult,
 } from './protocol.js';
-import { isTransferred } from './transfer.js';
+import { isTransferred, type Transferred } from './transfer.js';
 import { setWorkerState, type TaskContext } from './worker-state.js';
 
 const runtime = (workerData as Record<string, RuntimeData>)[kRuntimeData] as RuntimeData;
@@ -279,11 +279,16 @@ function callTask(task: RunningTask): void {
     return;
   }
   state.current = undefined;
-  if (
-    value !== null &&
-    typeof value === 'object' &&
-    typeof (value as Promise<unknown>).then === 'function'
-  ) {
+  let then: unknown;
+  try {
+    // A returned Proxy may throw from any trap: that is the task's failure, not the thread's.
+    then =
+      value !== null && typeof value === 'object' ? (value as Promise<unknown>).then : undefined;
+  } catch (error) {
+    finish(task, Status.Error, error, performance.now() - startedAt);
+    return;
+  }
+  if (typeof then === 'function') {
     active.set(task.id, task);
     (value as Promise<unknown>).then(
       (result) => settleAsync(task, Status.Ok, result, startedAt),
@@ -339,12 +344,21 @@ function flushSoon(): void {
 }
 
 function pushResult(id: number, value: unknown, runTime: number): void {
-  if (isTransferred(value)) {
+  if (isTransferredSafe(value)) {
     for (const item of value.transferList) resultTransfers.push(item as Transferable);
     value = value.value;
   }
   appendResult(results, id, Status.Ok, value, runTime);
   maybeFlushEarly();
+}
+
+/** isTransferred() reads a property: on a hostile Proxy that throws, it is simply not a transfer. */
+function isTransferredSafe(value: unknown): value is Transferred<unknown> {
+  try {
+    return isTransferred(value);
+  } catch {
+    return false;
+  }
 }
 
 const runtimeFile = import.meta.url.replace(/^file:\/\//, '');
