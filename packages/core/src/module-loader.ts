@@ -28,17 +28,35 @@ scope[stateKey] = state;
 export function importTaskModule(filename: string): Promise<Record<string, unknown>> {
   let promise = state.modules.get(filename);
   if (!promise) {
-    promise = importWithTypeScriptFallback(filename).catch((error) => {
-      if (error instanceof OffThreadError) throw error;
+    promise = importWithTypeScriptFallback(filename).catch((error: unknown) => {
+      if (isOwnError(error)) throw error;
       throw new OffThreadError(
         OffThreadErrorCode.WORKER_INIT,
-        `The task module ${filename} failed to load in a worker thread: ${error?.message ?? error}`,
+        `The task module ${filename} failed to load in a worker thread: ${describeThrown(error)}`,
         { cause: error, filename },
       );
     });
     state.modules.set(filename, promise);
   }
   return promise;
+}
+
+function isOwnError(error: unknown): boolean {
+  try {
+    return error instanceof OffThreadError;
+  } catch {
+    return false;
+  }
+}
+
+/** The message of whatever a module threw while loading, even a symbol or a hostile Proxy. */
+function describeThrown(error: unknown): string {
+  try {
+    const message = (error as { message?: unknown } | null | undefined)?.message;
+    return typeof message === 'string' ? message : String(error);
+  } catch {
+    return `a ${typeof error} that cannot be described`;
+  }
 }
 
 async function importWithTypeScriptFallback(filename: string): Promise<Record<string, unknown>> {

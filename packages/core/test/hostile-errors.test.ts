@@ -208,4 +208,15 @@ describe('hostile errors thrown by tasks', () => {
     };
     expect(isOffThreadError(new Proxy({}, { getPrototypeOf: trap, get: trap }))).toBe(false);
   });
+
+  it.each(['throws-symbol-on-load.mjs', 'throws-proxy-on-load.mjs'])(
+    'a module whose evaluation throws an unprintable value (%s) rejects with ERR_OFFTHREAD_WORKER_INIT',
+    async (file) => {
+      const pool = createPool({ maxThreads: 1 });
+      const error = await rejection(pool.run(1, { filename: fixture(file) }));
+      expect(error.code).toBe('ERR_OFFTHREAD_WORKER_INIT');
+      expect(error.message).toMatch(new RegExp(`${file.replace('.', '\\.')} failed to load`));
+      expect(await pool.run(1)).toBe(2);
+    },
+  );
 });
