@@ -872,6 +872,9 @@ export class Pool extends EventEmitter implements TaskPool {
   }
 
   private async stopAllThreads(): Promise<void> {
+    // No thread is needed any more: a start put off by a failure must not happen after this.
+    clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
     await Promise.all(
       [...this.threads].map((thread) => this.stopThread(thread, 'the pool closed', true)),
     );

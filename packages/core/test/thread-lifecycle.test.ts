@@ -85,6 +85,22 @@ describe('threads that fail to start, and pools stopped in any state', () => {
     await pool.destroy();
   });
 
+  it('close() settles while threads keep failing to start, and no start is attempted after it', async () => {
+    const pool = createPool({
+      minThreads: 1,
+      maxThreads: 1,
+      env: { ...process.env, NODE_OPTIONS: `--require ${fixture('fails-to-load.mjs').pathname}` },
+    });
+    let failures = 0;
+    pool.on('threadStartFailed', () => failures++);
+    await waitFor(() => failures >= 1);
+    await pool.close();
+    const after = failures;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(failures).toBe(after);
+    expect(pool.stats().threads).toBe(0);
+  });
+
   it('the start-failure count resets once a thread starts', async () => {
     const pool = createPool({ minThreads: 1, maxThreads: 1 });
     await pool.run(1);
