@@ -73,6 +73,27 @@ describe('a task runs at most once, and a dead thread is blamed exactly', () => 
     expect([...counts.slice(0, 3)]).toEqual([1, 1, 1]);
   });
 
+  it('with concurrentTasksPerWorker > 1, every task running when the thread dies fails (it may have started), the waiting ones run once', async () => {
+    const { pool, counts } = countedPool(100, {
+      minThreads: 1,
+      maxThreads: 1,
+      concurrentTasksPerWorker: 4,
+    });
+    await pool.run({ i: 99 }, { name: 'tick' });
+    const outcomes = await settle([
+      pool.run({ i: 0, mode: 'slow', ms: 2000 }, { name: 'tick' }),
+      pool.run({ i: 1, mode: 'slow', ms: 2000 }, { name: 'tick' }),
+      pool.run({ i: 2, mode: 'slow', ms: 2000 }, { name: 'tick' }),
+      pool.run({ i: 3, mode: 'uncaught' }, { name: 'tick' }),
+      ...Array.from({ length: 6 }, (_, k) => pool.run({ i: 4 + k }, { name: 'tick' })),
+    ]);
+    expect(outcomes.slice(0, 4).map((o) => o.code)).toEqual(
+      Array(4).fill('ERR_OFFTHREAD_WORKER_EXIT'),
+    );
+    expect(outcomes.slice(4).map((o) => o.value)).toEqual([4, 5, 6, 7, 8, 9]);
+    expect([...counts.slice(0, 10)]).toEqual(Array(10).fill(1));
+  });
+
   it('a timeout terminates its thread without losing results of tasks that finished before it, and tasks sent behind it run once', async () => {
     const { pool, counts } = countedPool(200, { minThreads: 1, maxThreads: 1 });
     await Promise.all(
