@@ -1,5 +1,5 @@
 /**
- * BullMQ comparison: `node benchmarks/src/bullmq/run.mjs [--tiny=2000] [--latency=200] [--cpu=16]`.
+ * BullMQ comparison: `node benchmarks/src/bullmq/run.mjs [--tiny=2000] [--latency=200] [--cpu=32] [--rounds=3]`.
  *
  * One run on one Redis (a redis-server started here on a free loopback port, without
  * persistence): tiny tasks and fib(27) through
@@ -7,7 +7,8 @@
  *   - plain:   BullMQ Queue + QueueEvents  -> one Worker with a sandboxed processor
  *              (useWorkerThreads, concurrency 2)
  *   - local:   a local @offthread/core Pool (2 threads), no Redis at all
- * and prints throughput, p50 latency and the ratios remote/plain and remote/local.
+ * and prints throughput, p50 latency (medians over rounds in a rotating order) and the ratios
+ * remote/plain and remote/local.
  * Needs redis-server on PATH and a built packages/bullmq (pnpm --filter @offthread/bullmq build).
  */
 import { spawn } from 'node:child_process';
@@ -27,12 +28,14 @@ const { values } = parseArgs({
   options: {
     tiny: { type: 'string', default: '2000' },
     latency: { type: 'string', default: '200' },
-    cpu: { type: 'string', default: '16' },
+    cpu: { type: 'string', default: '32' },
+    rounds: { type: 'string', default: '3' },
   },
 });
 const TINY = Number(values.tiny);
 const LATENCY = Number(values.latency);
 const CPU = Number(values.cpu);
+const ROUNDS = Number(values.rounds);
 const FIB = 27;
 const THREADS = 2;
 
@@ -152,18 +155,41 @@ try {
     maxQueue: Number.POSITIVE_INFINITY,
   });
 
+  // Rounds in a rotating order, medians reported: the machine may be shared and noisy.
+  const setups = {
+    remote: (name) => (x) => remote.run(x, { name }),
+    plain: (name) => (x) => plain(name, x),
+    local: (name) => (x) => local.run(x, { name }),
+  };
+  const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
   const results = {};
   for (const [kind, opts] of [
     ['tiny', { count: TINY, sequential: LATENCY, arg: 1 }],
-    ['fib(27)', { count: CPU, sequential: Math.min(20, LATENCY), arg: FIB }],
+    ['fib(27)', { count: CPU, sequential: Math.min(60, LATENCY), arg: FIB }],
   ]) {
     const name = kind === 'tiny' ? 'tiny' : 'cpu';
-    console.log(`${kind}: ${opts.count} in flight, then ${opts.sequential} one by one`);
-    results[kind] = {
-      remote: await measure('remote', (x) => remote.run(x, { name }), opts),
-      plain: await measure('plain', (x) => plain(name, x), opts),
-      local: await measure('local', (x) => local.run(x, { name }), opts),
-    };
+    console.log(
+      `${kind}: ${opts.count} in flight, then ${opts.sequential} one by one; ${ROUNDS} rounds`,
+    );
+    const samples = { remote: [], plain: [], local: [] };
+    const order = Object.keys(setups);
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const label of [...order.slice(round % 3), ...order.slice(0, round % 3)]) {
+        samples[label].push(await measure(label, setups[label](name), opts));
+      }
+    }
+    results[kind] = {};
+    for (const [label, list] of Object.entries(samples)) {
+      results[kind][label] = {
+        perSecond: median(list.map((r) => r.perSecond)),
+        p50: median(list.map((r) => r.p50)),
+      };
+    }
+    console.log(
+      `  medians: ${Object.entries(results[kind])
+        .map(([l, r]) => `${l} ${r.perSecond.toFixed(0)}/s p50 ${r.p50.toFixed(2)} ms`)
+        .join('; ')}`,
+    );
   }
 
   console.log('\nratios (remote vs plain BullMQ, remote vs local pool):');

@@ -107,8 +107,26 @@ function toPosix(path: string): string {
   return sep === '/' ? path : path.split(sep).join('/');
 }
 
+/**
+ * Resolved names are reused for a second: a call then costs no file-system access, and a
+ * rebuilt module is picked up (rehashed) within a second.
+ */
+const FRESH_MS = 1000;
+const refs = new Map<string, { ref: ModuleRef; at: number }>();
+
 /** Caller side: name `filename` for the workers. Throws OUTSIDE_ROOT when it cannot be named. */
 export function moduleRef(filename: string, root: string): ModuleRef {
+  const key = `${root}\0${filename}`;
+  const now = performance.now();
+  const cached = refs.get(key);
+  if (cached && now - cached.at < FRESH_MS) return cached.ref;
+  const ref = computeModuleRef(filename, root);
+  if (refs.size >= 4096) refs.clear();
+  refs.set(key, { ref, at: now });
+  return ref;
+}
+
+function computeModuleRef(filename: string, root: string): ModuleRef {
   let real: string;
   try {
     real = realpathSync(filename);
@@ -140,11 +158,25 @@ export interface ResolvedModule {
   adapter?: string;
 }
 
+const resolved = new Map<string, { real: string; at: number }>();
+
 /**
  * Worker side: a root-relative path from a job, resolved under `root` and checked to stay there
- * (no absolute paths, no `..`, no symlink out of root).
+ * (no absolute paths, no `..`, no symlink out of root), and its content hash compared with the
+ * caller's. A success is remembered for a second (same path and hash), failures never.
  */
 export function resolveUnderRoot(path: unknown, root: string, expectedHash: unknown): string {
+  const key = `${root}\0${String(path)}\0${String(expectedHash)}`;
+  const now = performance.now();
+  const cached = resolved.get(key);
+  if (cached && now - cached.at < FRESH_MS) return cached.real;
+  const real = checkUnderRoot(path, root, expectedHash);
+  if (resolved.size >= 4096) resolved.clear();
+  resolved.set(key, { real, at: now });
+  return real;
+}
+
+function checkUnderRoot(path: unknown, root: string, expectedHash: unknown): string {
   if (
     typeof path !== 'string' ||
     path === '' ||

@@ -372,7 +372,12 @@ export class RemotePool extends EventEmitter implements TaskPool {
     const last = (await control.xrevrange(k.events, '+', '-', 'COUNT', 1)) as [string, string[]][];
     const lastEventId = last[0]?.[0] ?? '0-0';
     this.queue = new Queue(this.queueName, {
-      connection: { ...connection, enableOfflineQueue: false } as ConnectionOptions,
+      // Calls made together are written to Redis together (one round trip for a burst).
+      connection: {
+        ...connection,
+        enableOfflineQueue: false,
+        enableAutoPipelining: true,
+      } as ConnectionOptions,
       prefix: this.o.prefix,
     });
     this.queue.on('error', () => {});

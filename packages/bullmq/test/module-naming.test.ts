@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,8 +42,14 @@ async function rawJob(data: unknown): Promise<unknown> {
   const events = new QueueEvents(queue, { connection });
   try {
     await events.waitUntilReady();
-    const job = await q.add('raw', data);
-    const value = await within(job.waitUntilFinished(events, 20_000), 30_000, 'raw job');
+    // Listen before adding: the worker removes a finished job at once.
+    const jobId = randomUUID();
+    const finished = new Promise<unknown>((resolve, reject) => {
+      events.on('completed', (e) => e.jobId === jobId && resolve(e.returnvalue));
+      events.on('failed', (e) => e.jobId === jobId && reject(new Error(e.failedReason)));
+    });
+    await q.add('raw', data, { jobId });
+    const value = await within(finished, 30_000, 'raw job');
     const outcome = decodeOutcome(String(value));
     return outcome.ok ? outcome.v : deserializeError(outcome.e);
   } finally {
