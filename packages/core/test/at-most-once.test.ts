@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createPool, fixture, rejectionOf } from './helpers.js';
+import { createPool, fixture } from './helpers.js';
 
 const counted = fixture('counted.mjs');
 
