@@ -1,6 +1,7 @@
 import { Inject, Injectable, type OnModuleInit, Scope } from '@nestjs/common';
 import { DiscoveryService, ModulesContainer } from '@nestjs/core';
 import { OffThreadError, OffThreadErrorCode } from '@offthread/core';
+import { retryWhileQueueFull } from '@offthread/core/adapter';
 import { isOffThreadWorker } from '@offthread/core/worker';
 import { decoratedMethods } from './off-thread.decorator.js';
 import { OffThreadHost, workerEntryFile } from './off-thread.host.js';
@@ -187,7 +188,7 @@ export class OffThreadExplorer implements OnModuleInit {
       check.targets.push({ ...target, methods });
     }
     try {
-      await pool.preload({ filename: workerEntryFile });
+      await retryWhileQueueFull(() => pool.preload({ filename: workerEntryFile }));
     } catch (error) {
       throw new OffThreadError(
         OffThreadErrorCode.WORKER_INIT,
@@ -201,7 +202,10 @@ export class OffThreadExplorer implements OnModuleInit {
     const copies = typeof minThreads === 'number' && minThreads > 1 ? minThreads : 1;
     const checks: Promise<unknown>[] = [];
     for (const check of byModule.values()) {
-      for (let i = 0; i < copies; i++) checks.push(pool.run(check, { filename: workerEntryFile }));
+      for (let i = 0; i < copies; i++) {
+        // The core's start-up rule: a queue full of other work delays the check, never fails it.
+        checks.push(retryWhileQueueFull(() => pool.run(check, { filename: workerEntryFile })));
+      }
     }
     const results = await Promise.allSettled(checks);
     const index = results.findIndex((r) => r.status === 'rejected');

@@ -129,10 +129,11 @@ export class OffThreadHost implements OffThreadRuntime, OnApplicationShutdown {
     };
     const runOptions: Record<string, unknown> = { filename: workerEntryFile };
     if (options.timeout !== undefined) runOptions.timeout = options.timeout;
-    if (options.queueTimeout !== undefined) runOptions.queueTimeout = options.queueTimeout;
+    const scope = sharedState().request.getStore();
+    const queueTimeout = options.queueTimeout ?? scope?.queueTimeout;
+    if (queueTimeout !== undefined) runOptions.queueTimeout = queueTimeout;
     if (options.priority !== undefined) runOptions.priority = options.priority;
-    const signal = sharedState().request.getStore()?.signal;
-    if (signal) runOptions.signal = signal;
+    if (scope?.signal) runOptions.signal = scope.signal;
     if (transferList) runOptions.transferList = transferList;
     return pool.run(payload, runOptions).then(
       (result: CallResult) => this.unwrap(result, target.className, method),

@@ -64,28 +64,34 @@ export class OffThreadInterceptor implements NestInterceptor {
         closeEvents = ['close', 'disconnect'];
       }
     }
-    const map = (error: unknown): unknown => {
+    const map = (error: unknown, signal: AbortSignal): unknown => {
       if (!httpErrors) return error;
       switch (type) {
         case 'http': {
-          const mapped = toHttpException(error);
+          const mapped = toHttpException(error, signal);
           const raw = reply?.raw ?? reply;
-          if (mapped !== error && poolErrorMeaning(error)?.retry && reply && !raw?.headersSent) {
+          if (
+            mapped !== error &&
+            poolErrorMeaning(error, signal)?.retry &&
+            reply &&
+            !raw?.headersSent
+          ) {
             setHeader(reply, 'Retry-After', String(retryAfter));
           }
           return mapped;
         }
         case 'rpc':
-          return toRpcException(error, retryAfter);
+          return toRpcException(error, retryAfter, signal);
         case 'ws':
-          return toWsException(error, retryAfter);
+          return toWsException(error, retryAfter, signal);
         case 'graphql':
-          return toGraphQLError(error, retryAfter);
+          return toGraphQLError(error, retryAfter, signal);
         default:
           return error;
       }
     };
     const watch = abortOnDisconnect && closable !== undefined;
+    const { requestQueueTimeout } = this.options;
     return new Observable((subscriber) => {
       const controller = new AbortController();
       const onClose = () => {
@@ -97,11 +103,13 @@ export class OffThreadInterceptor implements NestInterceptor {
         next.handle().subscribe({
           next: (value) => subscriber.next(value),
           complete: () => subscriber.complete(),
-          error: (error: unknown) => subscriber.error(map(error)),
+          error: (error: unknown) => subscriber.error(map(error, controller.signal)),
         });
-      const subscription = watch
-        ? sharedState().request.run({ signal: controller.signal }, run)
-        : run();
+      // Calls made for this request get its abort signal and the queue-wait bound of requests.
+      const subscription = sharedState().request.run(
+        { signal: watch ? controller.signal : undefined, queueTimeout: requestQueueTimeout },
+        run,
+      );
       return () => {
         if (watch) for (const event of closeEvents) closable!.removeListener(event, onClose);
         subscription.unsubscribe();

@@ -1,5 +1,15 @@
 import type { LogLevel, Type } from '@nestjs/common';
 import { isTaskPool, type PoolOptions, type TaskPool } from '@offthread/core';
+import {
+  checkBooleanOption,
+  checkDurationOption,
+  checkPriorityOption,
+  checkRetryAfterOption,
+  defaultAdapterOptions,
+  describeValue,
+  readOptionBag,
+  resolveModulePath,
+} from '@offthread/core/adapter';
 
 /**
  * Options of `OffThreadModule.forRoot()`: every {@link PoolOptions} field (threads, queue,
@@ -76,6 +86,14 @@ export interface OffThreadModuleOptions extends PoolOptions {
   /** Seconds sent in the `Retry-After` header of a 503. Defaults to 1. */
   retryAfter?: number;
   /**
+   * Most ms a call made while handling a request (HTTP, microservice message, WebSocket event)
+   * may wait in the queue before it answers 503 with `Retry-After`; a method's own
+   * `queueTimeout` wins. Calls outside requests (cron jobs, queue consumers) use the pool's
+   * `queueTimeout`. `Infinity` for no bound. Defaults to the pool option `queueTimeout` when
+   * given, else 10 000 (the same default as `@offthread/express`).
+   */
+  requestQueueTimeout?: number;
+  /**
    * Your own error classes thrown inside `@OffThread()` methods, so they arrive as instances of
    * their class (Nest's built-in HTTP exceptions are registered already). Defaults to none.
    */
@@ -90,7 +108,8 @@ export const defaultOffThreadModuleOptions = {
   shutdownTimeout: 10_000,
   abortOnDisconnect: true,
   httpErrors: true,
-  retryAfter: 1,
+  retryAfter: defaultAdapterOptions.retryAfter,
+  requestQueueTimeout: defaultAdapterOptions.queueTimeout,
 };
 
 /** Options of one `@OffThread()` method. Every field is optional. */
@@ -128,6 +147,7 @@ export const moduleOnlyKeys = [
   'abortOnDisconnect',
   'httpErrors',
   'retryAfter',
+  'requestQueueTimeout',
   'errors',
 ] as const;
 
@@ -140,6 +160,7 @@ export type ResolvedModuleOptions = Required<
     | 'abortOnDisconnect'
     | 'httpErrors'
     | 'retryAfter'
+    | 'requestQueueTimeout'
     | 'errors'
     | 'inline'
   >
@@ -166,18 +187,7 @@ const numericPoolKeys = [
   'abortGracePeriod',
 ] as const;
 
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (value === null) return 'null';
-  if (typeof value === 'function') return `function ${value.name || '(anonymous)'}`;
-  if (typeof value === 'object') return Array.isArray(value) ? 'an array' : 'an object';
-  return String(value);
-}
-
-function checkBoolean(value: unknown, path: string): void {
-  if (value !== undefined && typeof value !== 'boolean')
-    throw new TypeError(`${path} must be a boolean, got ${describe(value)}`);
-}
+const describe = describeValue;
 
 function checkMs(value: unknown, path: string): void {
   if (value === undefined) return;
@@ -209,18 +219,12 @@ export function resolveModuleOptions(
   }
   let workerModuleFile: string | undefined;
   if (o.workerModuleFile !== undefined) {
-    const file = o.workerModuleFile;
-    if (file instanceof URL) workerModuleFile = file.href;
-    else if (
-      typeof file === 'string' &&
-      (file.startsWith('file:') || /^(?:\/|[A-Za-z]:[\\/])/.test(file))
-    )
-      workerModuleFile = file;
-    else {
-      throw new TypeError(
-        `options.workerModuleFile must be an absolute path or a file: URL (new URL('./worker.module.js', import.meta.url)), got ${describe(file)}`,
-      );
-    }
+    // The core's path rules; existence is checked at start-up, where a .ts source next to a
+    // missing .js (Vitest, tsx) is taken instead.
+    workerModuleFile = resolveModulePath(o.workerModuleFile, {
+      label: 'options.workerModuleFile',
+      mustExist: false,
+    });
     if (o.workerModule === undefined) {
       throw new TypeError(
         'options.workerModuleFile needs options.workerModule: pass the module class too',
@@ -232,18 +236,14 @@ export function resolveModuleOptions(
       `options.workerLogger must be false or an array of log levels like ['error', 'warn'], got ${describe(o.workerLogger)}`,
     );
   }
-  checkBoolean(o.preflight, 'options.preflight');
-  checkBoolean(o.abortOnDisconnect, 'options.abortOnDisconnect');
-  checkBoolean(o.httpErrors, 'options.httpErrors');
+  // The option rules of @offthread/core/adapter: the same values are valid in every adapter.
+  checkBooleanOption(o.preflight, 'options.preflight');
+  checkBooleanOption(o.abortOnDisconnect, 'options.abortOnDisconnect');
+  checkBooleanOption(o.httpErrors, 'options.httpErrors');
+  // 0 is a valid shutdown timeout (stop at once), unlike a task or queue timeout.
   checkMs(o.shutdownTimeout, 'options.shutdownTimeout');
-  if (
-    o.retryAfter !== undefined &&
-    (typeof o.retryAfter !== 'number' || !Number.isInteger(o.retryAfter) || o.retryAfter < 0)
-  ) {
-    throw new TypeError(
-      `options.retryAfter must be a whole number of seconds >= 0, got ${describe(o.retryAfter)}`,
-    );
-  }
+  checkRetryAfterOption(o.retryAfter, 'options.retryAfter');
+  checkDurationOption(o.requestQueueTimeout, 'options.requestQueueTimeout');
   if (
     o.errors !== undefined &&
     (!Array.isArray(o.errors) || o.errors.some((e) => typeof e !== 'function'))
@@ -312,6 +312,9 @@ export function resolveModuleOptions(
     abortOnDisconnect: o.abortOnDisconnect ?? d.abortOnDisconnect,
     httpErrors: o.httpErrors ?? d.httpErrors,
     retryAfter: o.retryAfter ?? d.retryAfter,
+    requestQueueTimeout:
+      o.requestQueueTimeout ??
+      (typeof o.queueTimeout === 'number' ? o.queueTimeout : d.requestQueueTimeout),
     errors: o.errors ?? [],
     pool: pool as PoolOptions,
   };
@@ -323,29 +326,18 @@ export function resolveModuleOptions(
  * @throws {TypeError | RangeError} naming the option, e.g. `@OffThread() options.timeout must be ...`
  */
 export function checkOffThreadOptions(options: unknown): OffThreadOptions {
-  if (options === undefined) return {};
-  if (options === null || typeof options !== 'object') {
-    throw new TypeError(`@OffThread() options must be an object, got ${describe(options)}`);
-  }
-  const o = options as OffThreadOptions;
-  for (const key of Object.keys(o)) {
-    if (key !== 'timeout' && key !== 'queueTimeout' && key !== 'priority' && key !== 'transfer') {
-      throw new TypeError(
-        `@OffThread() options.${key} is not an option. Known options: timeout, queueTimeout, priority, transfer`,
-      );
-    }
-  }
-  checkMs(o.timeout, '@OffThread() options.timeout');
-  checkMs(o.queueTimeout, '@OffThread() options.queueTimeout');
-  if (o.priority !== undefined && (typeof o.priority !== 'number' || Number.isNaN(o.priority))) {
-    throw new TypeError(
-      `@OffThread() options.priority must be a number, got ${describe(o.priority)}`,
-    );
-  }
+  const o = readOptionBag(
+    options,
+    ['timeout', 'queueTimeout', 'priority', 'transfer'],
+    '@OffThread() options',
+  );
+  checkDurationOption(o.timeout, '@OffThread() options.timeout');
+  checkDurationOption(o.queueTimeout, '@OffThread() options.queueTimeout');
+  checkPriorityOption(o.priority, '@OffThread() options.priority');
   if (o.transfer !== undefined && typeof o.transfer !== 'function') {
     throw new TypeError(
-      `@OffThread() options.transfer must be a function of the arguments returning a transfer list, got ${describe(o.transfer)}`,
+      `@OffThread() options.transfer must be a function of the arguments returning a transfer list, got ${describeValue(o.transfer)}`,
     );
   }
-  return o;
+  return o as OffThreadOptions;
 }

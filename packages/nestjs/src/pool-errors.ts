@@ -4,16 +4,16 @@ import {
   InternalServerErrorException,
   ServiceUnavailableException,
 } from '@nestjs/common';
-import { isOffThreadError } from '@offthread/core';
+import { CLIENT_GONE, poolErrorResponse } from '@offthread/core/adapter';
 
 /**
- * What a pool error means for whoever is waiting on the call. One table for every context
- * (HTTP, RPC, WebSocket, GraphQL), the same as the Express adapter's:
+ * What a pool error means for whoever is waiting on the call: the one table of
+ * `@offthread/core/adapter` (`poolErrorResponse`), the same in `@offthread/express`:
  * - the server could not do it now (queue full, queue wait exceeded, pool closing, task
  *   timeout): 503, retry later;
  * - the work failed on the server's side (thread crash, out of memory, module failure,
  *   uncloneable data, ...): 500, with a message that carries no file path or source;
- * - the client left: nothing is sent (Nest may log 499).
+ * - the client left (the call was aborted by the request's own signal): 499, nothing is sent.
  */
 export interface PoolErrorMeaning {
   status: 499 | 500 | 503;
@@ -25,22 +25,31 @@ export interface PoolErrorMeaning {
   retry: boolean;
 }
 
-const unavailable: Record<string, string> = {
-  ERR_OFFTHREAD_QUEUE_FULL: 'Server busy: too much CPU-heavy work is queued. Retry later.',
-  ERR_OFFTHREAD_QUEUE_TIMEOUT: 'Server busy: the work waited too long to start. Retry later.',
-  ERR_OFFTHREAD_POOL_CLOSED: 'The server is shutting down. Retry later.',
-  ERR_OFFTHREAD_TIMEOUT: 'The work for this request took too long and was stopped. Retry later.',
-};
-
-/** The meaning of `error` if it is a pool error, else undefined (the app's own errors). */
-export function poolErrorMeaning(error: unknown): PoolErrorMeaning | undefined {
-  if (!isOffThreadError(error)) return undefined;
-  const code = String(error.code);
-  if (code === 'ERR_OFFTHREAD_ABORTED')
-    return { status: 499, code, message: 'Client Closed Request', retry: false };
-  const busy = Object.hasOwn(unavailable, code) ? unavailable[code] : undefined;
-  if (busy !== undefined) return { status: 503, code, message: busy, retry: true };
-  return { status: 500, code, message: 'Internal server error', retry: false };
+/**
+ * The meaning of `error` if it is a pool error, else undefined (the app's own errors).
+ *
+ * @param signal the request's own abort signal: an abort it caused means the client left
+ */
+export function poolErrorMeaning(
+  error: unknown,
+  signal?: AbortSignal,
+): PoolErrorMeaning | undefined {
+  const response = poolErrorResponse(error, signal);
+  if (response === undefined) return undefined;
+  if (response === CLIENT_GONE) {
+    return {
+      status: 499,
+      code: 'ERR_OFFTHREAD_ABORTED',
+      message: 'Client Closed Request',
+      retry: false,
+    };
+  }
+  return {
+    status: response.status,
+    code: response.code,
+    message: response.message,
+    retry: response.retryAfter,
+  };
 }
 
 /**
@@ -48,10 +57,11 @@ export function poolErrorMeaning(error: unknown): PoolErrorMeaning | undefined {
  * {@link poolErrorMeaning}): 503 `ServiceUnavailableException` for queue full, queue wait
  * exceeded, pool closing and timeout; 500 `InternalServerErrorException` (no paths or source in
  * the body; the pool error is its `cause`) for crashes, out of memory, module failures and
- * uncloneable data; 499 for a client that left. Anything else is returned unchanged.
+ * uncloneable data; 499 for a call aborted by `signal` (the client left). Anything else is
+ * returned unchanged.
  */
-export function toHttpException(error: unknown): unknown {
-  const meaning = poolErrorMeaning(error);
+export function toHttpException(error: unknown, signal?: AbortSignal): unknown {
+  const meaning = poolErrorMeaning(error, signal);
   if (!meaning) return error;
   if (meaning.status === 503) {
     return new ServiceUnavailableException(
@@ -118,8 +128,8 @@ function errorPayload(meaning: PoolErrorMeaning, retryAfter: number) {
  * `{ status: 'error', statusCode, code, message, retryAfter? }`: the client receives that object.
  * Anything else is returned unchanged.
  */
-export function toRpcException(error: unknown, retryAfter = 1): unknown {
-  const meaning = poolErrorMeaning(error);
+export function toRpcException(error: unknown, retryAfter = 1, signal?: AbortSignal): unknown {
+  const meaning = poolErrorMeaning(error, signal);
   const RpcException = meaning && optionalClass('@nestjs/microservices', 'RpcException');
   if (!meaning || !RpcException) return error;
   const mapped = new RpcException(errorPayload(meaning, retryAfter));
@@ -132,8 +142,8 @@ export function toRpcException(error: unknown, retryAfter = 1): unknown {
  * `{ status: 'error', statusCode, code, message, retryAfter? }`: Nest's filter emits it as the
  * client's `exception` event. Anything else is returned unchanged.
  */
-export function toWsException(error: unknown, retryAfter = 1): unknown {
-  const meaning = poolErrorMeaning(error);
+export function toWsException(error: unknown, retryAfter = 1, signal?: AbortSignal): unknown {
+  const meaning = poolErrorMeaning(error, signal);
   const WsException = meaning && optionalClass('@nestjs/websockets', 'WsException');
   if (!meaning || !WsException) return error;
   const mapped = new WsException(errorPayload(meaning, retryAfter));
@@ -147,8 +157,8 @@ export function toWsException(error: unknown, retryAfter = 1): unknown {
  * them); a `GraphQLError` when the app has `graphql`, else an Error carrying `extensions`, which
  * graphql-js copies. Anything else is returned unchanged.
  */
-export function toGraphQLError(error: unknown, retryAfter = 1): unknown {
-  const meaning = poolErrorMeaning(error);
+export function toGraphQLError(error: unknown, retryAfter = 1, signal?: AbortSignal): unknown {
+  const meaning = poolErrorMeaning(error, signal);
   if (!meaning) return error;
   const extensions = {
     code: meaning.status === 503 ? 'SERVICE_UNAVAILABLE' : 'INTERNAL_SERVER_ERROR',

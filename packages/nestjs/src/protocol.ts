@@ -86,7 +86,10 @@ export interface OffThreadRuntime {
 }
 
 export interface RequestScope {
-  signal: AbortSignal;
+  /** Aborts when the client goes away; undefined when `abortOnDisconnect` is off. */
+  signal: AbortSignal | undefined;
+  /** Queue-wait bound of calls made for a request, unless the method sets its own. */
+  queueTimeout: number;
 }
 
 interface SharedState {

@@ -8,7 +8,8 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { INestApplicationContext, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { onThreadClose } from '@offthread/core/worker';
+import { loadExport } from '@offthread/core/adapter';
+import { importTaskModule, onThreadClose } from '@offthread/core/worker';
 import {
   type CallPayload,
   type CallResult,
@@ -245,6 +246,13 @@ async function importExport(
   what: string,
   mustBeFunction = true,
 ): Promise<unknown> {
+  if (mustBeFunction && !isRequireHookTypeScript(file)) {
+    // Compiled JavaScript: the core's loader, its per-thread cache and its own-exports rule.
+    return loadExport(file.startsWith('file:') ? fileURLToPath(file) : file, name, {
+      label: what,
+      advice: `Export it from that file: export class ${name} ...`,
+    });
+  }
   const ns = await load(file);
   const cjs = ns.default as Record<string, unknown> | undefined;
   // Own exports only: a name must never reach Object.prototype.
@@ -268,11 +276,20 @@ async function importExport(
  * ts-node/SWC require hooks inherited via execArgv), ES modules through import(), TypeScript
  * without a hook through tsx's require() hook.
  */
+/**
+ * TypeScript other than .mts goes through require() hooks (the app's ts-node or @swc-node
+ * hook inherited via execArgv, else tsx's): they compile legacy decorators, which Node's own
+ * type stripping, used by the core's loader, cannot.
+ */
+function isRequireHookTypeScript(file: string): boolean {
+  return typeScriptFile.test(file) && !/\.mts$/.test(file);
+}
+
 async function load(file: string): Promise<Record<string, unknown>> {
   const url = file.startsWith('file:') ? file : pathToFileURL(file).href;
   const requireFrom = createRequire(url);
   const ext = /\.[^./\\]+$/.exec(file)?.[0] ?? '';
-  if (typeScriptFile.test(file) && ext !== '.mts') {
+  if (isRequireHookTypeScript(file)) {
     if (requireFrom.extensions[ext] === undefined && !tsxRegistered) {
       registerTsx(requireFrom);
       tsxRegistered = true;
@@ -286,9 +303,7 @@ async function load(file: string): Promise<Record<string, unknown>> {
       if ((error as { code?: string }).code !== 'ERR_REQUIRE_ESM') throw error;
     }
   }
-  // A non-literal import() stays a real dynamic import in the CommonJS build.
-  const namespace = (await import(url)) as Record<string, unknown>;
-  return namespace;
+  return importTaskModule(file.startsWith('file:') ? fileURLToPath(file) : file);
 }
 
 /** tsx's require() hook (an optional peer of @offthread/core: next to the app, or next to the core). */

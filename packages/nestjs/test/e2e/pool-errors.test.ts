@@ -38,6 +38,22 @@ describe('pool errors become HTTP errors (the table shared with @offthread/expre
   });
 });
 
+describe('queue-wait bound of requests', () => {
+  it('a call that waits in the queue past requestQueueTimeout answers 503 with Retry-After', async () => {
+    const { url } = await startApp({ maxThreads: 1, requestQueueTimeout: 200, retryAfter: 3 });
+    const running = get(`${url}/slices/2000`);
+    await waitFor(
+      async () => (await get(`${url}/stats`)).body.running === 1,
+      'the first call to run',
+    );
+    const waited = await get(`${url}/slices/10`);
+    expect(waited.status).toBe(503);
+    expect(waited.headers['retry-after']).toBe('3');
+    expect(waited.body).toMatchObject({ statusCode: 503, code: 'ERR_OFFTHREAD_QUEUE_TIMEOUT' });
+    expect((await running).status).toBe(200);
+  });
+});
+
 describe('server-side failures answer 500 without internals', () => {
   it('a crashed thread answers 500; the body has no path, and the next call works', async () => {
     const { url } = await startApp({ maxThreads: 1 });

@@ -73,8 +73,12 @@ describe('OffThreadModule options', () => {
 
   it('rejects invalid @OffThread() options when the class is defined', () => {
     expect(() => OffThread({ timeout: -1 })).toThrow(
-      /@OffThread\(\) options\.timeout must be a number of milliseconds >= 0/,
+      /@OffThread\(\) options\.timeout must be a number of milliseconds > 0/,
     );
+    // The rule of every offthread adapter (@offthread/core/adapter): 0 is not "no limit".
+    expect(() => OffThread({ timeout: 0 })).toThrow(/must be > 0 ms, got 0\. Use Infinity/);
+    expect(() => OffThread({ queueTimeout: 0 })).toThrow(/options\.queueTimeout must be > 0 ms/);
+    expect(() => OffThread({ timeout: Number.POSITIVE_INFINITY })).not.toThrow();
     expect(() => OffThread({ retries: 3 } as never)).toThrow(
       /@OffThread\(\) options\.retries is not an option/,
     );
@@ -125,9 +129,20 @@ describe('toHttpException: the one table of @offthread adapters', () => {
     [OffThreadErrorCode.OUT_OF_MEMORY, 500],
     [OffThreadErrorCode.WORKER_INIT, 500],
     [OffThreadErrorCode.UNCLONEABLE, 500],
-    [OffThreadErrorCode.ABORTED, 499],
+    // Aborted by someone else's signal: the server gave up on it.
+    [OffThreadErrorCode.ABORTED, 500],
   ])('%s answers %i', (code, expected) => {
     expect(status(code)).toBe(expected);
+  });
+
+  it('an abort caused by the request’s own signal (the client left) answers 499: nothing is sent', () => {
+    const controller = new AbortController();
+    controller.abort();
+    const mapped = toHttpException(
+      new OffThreadError(OffThreadErrorCode.ABORTED, 'gone'),
+      controller.signal,
+    ) as { getStatus(): number };
+    expect(mapped.getStatus()).toBe(499);
   });
 
   it('a 500 body carries neither the file path nor the source of the pool error', () => {
