@@ -1,12 +1,6 @@
-import { randomFill } from 'node:crypto';
-import {
-  type EventLoopUtilization,
-  type IntervalHistogram,
-  monitorEventLoopDelay,
-  performance,
-} from 'node:perf_hooks';
-import type { Pool } from '@offthread/core';
+import { isTaskPool, type TaskPool } from '@offthread/core';
 import { describeValue as describe } from '@offthread/core/adapter';
+import { createMonitor, type Monitor, type Sample } from '@offthread/diagnostics';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { getDefaultPool } from './default-pool.js';
 
@@ -25,7 +19,10 @@ export type PressureType = (typeof PressureType)[keyof typeof PressureType];
 
 /** The measurements of the last sample interval. */
 export interface PressureMetrics {
-  /** Mean event-loop delay over the interval, ms (beyond the 10 ms sampling resolution). */
+  /**
+   * Event-loop delay of the last interval, ms: the mean delay, or the longest block that ended
+   * in the interval when that is longer (so one long block is never averaged away).
+   */
   eventLoopDelay: number;
   /** Share of the interval (0..1) the event loop was busy: measured per interval, not since start. */
   eventLoopUtilization: number;
@@ -36,9 +33,10 @@ export interface PressureMetrics {
   /** Tasks waiting in the offthread pool (`pool.stats().queued`); 0 when not measured. */
   poolQueue: number;
   /**
-   * Round trip of a 1-byte `crypto.randomFill` on the libuv thread pool, ms: the time work such as
-   * fs, dns.lookup, crypto and zlib waits for a libuv thread (plus the callback's own delay).
-   * 0 when not measured.
+   * Longest wait for a libuv thread in the interval, ms, from the diagnostics monitor: its
+   * canary request's round trip and the waits of the requests it counted. How long work such as
+   * fs, dns.lookup, crypto and zlib waits for a thread. Holds its last value while no canary
+   * came back (a canary stuck in the queue is counted when it returns). 0 when not measured.
    */
   threadpoolQueueWait: number;
   /** The last health check passed (true until the first one finishes). */
@@ -60,8 +58,14 @@ export interface UnderPressureOptions {
   /** Most wait (ms) for a libuv thread, measured with a canary request. Not checked by default. */
   maxThreadpoolQueueWait?: number;
   /** The pool `maxPoolQueue` watches. Defaults to the default pool of `offThread()`. */
-  pool?: Pool;
-  /** How often (ms) the measurements are taken. Defaults to 1000. */
+  pool?: TaskPool;
+  /**
+   * The `@offthread/diagnostics` monitor whose samples are checked: share the one your app
+   * already runs (it must be started; its `sampleInterval` applies and `close()` leaves it
+   * running). Defaults to a monitor of its own (see {@link UnderPressureMiddleware.monitor}).
+   */
+  monitor?: Monitor;
+  /** How often (ms) the measurements are taken, for the monitor of its own. Defaults to 1000. */
   sampleInterval?: number;
   /** Seconds sent in `Retry-After` with a 503. Defaults to 10. */
   retryAfter?: number;
@@ -104,10 +108,17 @@ export interface UnderPressureMiddleware extends RequestHandler {
   pressure(): { type: PressureType; value: number | undefined } | undefined;
   /** The last measurements. */
   metrics(): PressureMetrics;
-  /** Stop the timers and the event-loop histogram. Requests are let through afterwards. */
+  /**
+   * The diagnostics monitor the measurements come from. Export its numbers the way
+   * `@offthread/diagnostics` does: `createPrometheusCollector(pressure.monitor)` or
+   * `createOpenTelemetryBridge(pressure.monitor)`.
+   */
+  readonly monitor: Monitor;
+  /** Stop the timers (and the monitor of its own). Requests are let through afterwards. */
   close(): void;
 }
 
+/** Shortest sample interval: shorter ones measure timer noise. */
 const RESOLUTION_MS = 10;
 const knownOptions = new Set([
   'maxEventLoopDelay',
@@ -117,6 +128,7 @@ const knownOptions = new Set([
   'maxPoolQueue',
   'maxThreadpoolQueueWait',
   'pool',
+  'monitor',
   'sampleInterval',
   'retryAfter',
   'pressureHandler',
@@ -157,46 +169,35 @@ export function underPressure(options: UnderPressureOptions = {}): UnderPressure
   let current: { type: PressureType; value: number | undefined } | undefined;
   let closed = false;
 
-  const histogram: IntervalHistogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
-  histogram.enable();
-  let elu: EventLoopUtilization = performance.eventLoopUtilization();
-  let lastSample = performance.now();
-
-  // The libuv canary: one 1-byte randomFill in flight at a time. While it is outstanding its
-  // elapsed time is a lower bound of the wait, so a pool stuck for seconds shows at once.
-  const probeBuffer = Buffer.alloc(1);
-  let probeStart: number | undefined;
-  const probe = () => {
-    if (probeStart !== undefined) return;
-    probeStart = performance.now();
-    randomFill(probeBuffer, () => {
-      metrics.threadpoolQueueWait = performance.now() - probeStart!;
-      probeStart = undefined;
+  // The measurements are @offthread/diagnostics' own: its heartbeat-based delay histograms see
+  // a block even when it ends just before a sample (a per-sample reset of
+  // monitorEventLoopDelay() would drop it), and its canary measures the libuv thread pool.
+  const ownMonitor = o.monitor === undefined;
+  const monitor =
+    o.monitor ??
+    createMonitor({
+      mode: 'production',
+      sampleInterval,
+      profileBlocks: false,
+      threadpool: o.maxThreadpoolQueueWait !== undefined,
+      probeInterval: Math.min(250, sampleInterval),
     });
-  };
 
-  const sample = () => {
-    const now = performance.now();
-    // When the loop is blocked the histogram may hold no sample at all; the lateness of this
-    // timer is then the better measure.
-    const lateness = Math.max(0, now - lastSample - sampleInterval);
-    lastSample = now;
-    const mean = histogram.count > 0 ? Math.max(0, histogram.mean / 1e6 - RESOLUTION_MS) : 0;
-    histogram.reset();
-    metrics.eventLoopDelay = Math.max(mean, lateness);
-    const eluNow = performance.eventLoopUtilization();
-    metrics.eventLoopUtilization = performance.eventLoopUtilization(eluNow, elu).utilization;
-    elu = eluNow;
-    const memory = process.memoryUsage();
-    metrics.heapUsedBytes = memory.heapUsed;
-    metrics.rssBytes = memory.rss;
-    if (pool) metrics.poolQueue = pool.stats().queued;
-    if (o.maxThreadpoolQueueWait !== undefined) {
-      if (probeStart !== undefined) {
-        metrics.threadpoolQueueWait = Math.max(metrics.threadpoolQueueWait, now - probeStart);
-      }
-      probe();
+  const onSample = (sample: Sample) => {
+    const loop = sample.eventLoop;
+    let longestBlock = 0;
+    for (const block of loop.blocks) longestBlock = Math.max(longestBlock, block.duration);
+    metrics.eventLoopDelay = Math.max(loop.delay.mean, longestBlock);
+    metrics.eventLoopUtilization = loop.utilization;
+    metrics.heapUsedBytes = sample.process.memory.heapUsed;
+    metrics.rssBytes = sample.process.memory.rss;
+    const tp = sample.threadpool;
+    // A canary that has not come back yet is in no sample: until one does, the last wait
+    // holds (a pool stuck behind long jobs stays "under pressure" rather than looking idle).
+    if (tp.enabled && (tp.probe.count > 0 || tp.wait.count > 0)) {
+      metrics.threadpoolQueueWait = Math.max(tp.probe.max, tp.wait.max);
     }
+    if (pool) metrics.poolQueue = pool.stats().queued;
     evaluate();
   };
 
@@ -223,9 +224,8 @@ export function underPressure(options: UnderPressureOptions = {}): UnderPressure
     if (!metrics.healthy) current = { type: PressureType.HEALTH_CHECK, value: undefined };
   };
 
-  const timer = setInterval(sample, sampleInterval);
-  timer.unref();
-  if (o.maxThreadpoolQueueWait !== undefined) probe();
+  monitor.on('sample', onSample);
+  if (ownMonitor) monitor.start();
 
   let healthTimer: NodeJS.Timeout | undefined;
   if (o.healthCheck) {
@@ -289,13 +289,14 @@ export function underPressure(options: UnderPressureOptions = {}): UnderPressure
     isUnderPressure: () => !closed && current !== undefined,
     pressure: () => (closed ? undefined : current),
     metrics: () => ({ ...metrics }),
+    monitor,
     close: () => {
       if (closed) return;
       closed = true;
       current = undefined;
-      clearInterval(timer);
+      monitor.off('sample', onSample);
+      if (ownMonitor) monitor.stop();
       clearInterval(healthTimer);
-      histogram.disable();
     },
   });
 }
@@ -365,12 +366,18 @@ function validate(options: UnderPressureOptions): UnderPressureOptions {
     }
     if (v < 0) throw new RangeError(`options.retryAfter must be >= 0 seconds, got ${v}`);
   }
+  if (options.pool !== undefined && !isTaskPool(options.pool)) {
+    throw new TypeError(
+      `options.pool must be a Pool from @offthread/core (or another TaskPool), got ${describe(options.pool)}`,
+    );
+  }
+  const monitor = options.monitor as Partial<Monitor> | undefined;
   if (
-    options.pool !== undefined &&
-    (options.pool === null || typeof (options.pool as Pool).stats !== 'function')
+    monitor !== undefined &&
+    (monitor === null || typeof monitor.on !== 'function' || typeof monitor.snapshot !== 'function')
   ) {
     throw new TypeError(
-      `options.pool must be a Pool from @offthread/core, got ${describe(options.pool)}`,
+      `options.monitor must be a Monitor from @offthread/diagnostics' createMonitor(), got ${describe(monitor)}`,
     );
   }
   for (const name of ['pressureHandler', 'healthCheck'] as const) {

@@ -93,6 +93,7 @@ describe('option validation', () => {
     [{ sampleInterval: 5 }, RangeError, /options\.sampleInterval must be at least 10 ms/],
     [{ retryAfter: 2.5 }, TypeError, /options\.retryAfter must be a whole number of seconds/],
     [{ pool: 1 }, TypeError, /options\.pool must be a Pool/],
+    [{ monitor: {} }, TypeError, /options\.monitor must be a Monitor/],
     [{ pressureHandler: 'x' }, TypeError, /options\.pressureHandler must be a function/],
     [{ healthCheck: true }, TypeError, /options\.healthCheck must be a function/],
     [{ healthCheckInterval: 0 }, RangeError, /options\.healthCheckInterval/],

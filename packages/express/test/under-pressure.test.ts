@@ -1,5 +1,6 @@
 import { pbkdf2 } from 'node:crypto';
 import { Pool } from '@offthread/core';
+import { createMonitor } from '@offthread/diagnostics';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   PressureType,
@@ -135,17 +136,61 @@ describe.each(expressVersions)('underPressure() with %s', (_name, express) => {
   it('sheds load while the libuv thread pool is saturated (maxThreadpoolQueueWait)', async () => {
     const { pressure, server } = await start({ sampleInterval: 20, maxThreadpoolQueueWait: 100 });
     await until(() => pressure.metrics().heapUsedBytes > 0);
-    // More slow crypto jobs than libuv threads (4 by default, UV_THREADPOOL_SIZE otherwise).
+    // More slow crypto jobs than libuv threads (4 by default, UV_THREADPOOL_SIZE otherwise),
+    // kept coming until the test has seen the 503: the pool stays saturated throughout.
     const size = Number(process.env.UV_THREADPOOL_SIZE) || 4;
-    const jobs = Array.from(
-      { length: size * 2 },
-      () => new Promise((resolve) => pbkdf2('secret', 'salt', 100_000, 64, 'sha512', resolve)),
-    );
-    await until(() => pressure.isUnderPressure());
-    expect(pressure.pressure()!.type).toBe(PressureType.THREADPOOL_QUEUE_WAIT);
-    expect((await fetchJson(`${server.url}/work`)).status).toBe(503);
-    await Promise.all(jobs);
+    let saturate = true;
+    const worker = async () => {
+      while (saturate) {
+        await new Promise((resolve) => pbkdf2('secret', 'salt', 100_000, 64, 'sha512', resolve));
+      }
+    };
+    const jobs = Array.from({ length: size * 3 }, worker);
+    try {
+      await until(() => pressure.isUnderPressure());
+      expect(pressure.pressure()!.type).toBe(PressureType.THREADPOOL_QUEUE_WAIT);
+      expect((await fetchJson(`${server.url}/work`)).status).toBe(503);
+    } finally {
+      saturate = false;
+      await Promise.all(jobs);
+    }
     await until(() => !pressure.isUnderPressure());
+  });
+
+  it('sees a block that ended between two samples, not only one the sample timer waited on', async () => {
+    const { pressure } = await start({ sampleInterval: 500, maxEventLoopDelay: 200 });
+    // Block right after a sample: the next sample's timer is not late, so only a delay
+    // measurement that keeps the block until the sample can see it.
+    await new Promise<void>((resolve) => pressure.monitor.once('sample', () => resolve()));
+    block(300);
+    await new Promise<void>((resolve) => pressure.monitor.once('sample', () => resolve()));
+    expect(pressure.metrics().eventLoopDelay).toBeGreaterThanOrEqual(250);
+    expect(pressure.pressure()?.type).toBe(PressureType.EVENT_LOOP_DELAY);
+  });
+
+  it("measures with @offthread/diagnostics' monitor, which it exposes for exporters", async () => {
+    const { pressure } = await start({ sampleInterval: 20 });
+    await new Promise<void>((resolve) => pressure.monitor.once('sample', () => resolve()));
+    // What createPrometheusCollector() and createOpenTelemetryBridge() read.
+    const snapshot = pressure.monitor.snapshot();
+    expect(snapshot.interval?.eventLoop.utilization).toEqual(expect.any(Number));
+    expect(pressure.monitor.running).toBe(true);
+    pressure.close();
+    expect(pressure.monitor.running).toBe(false);
+  });
+
+  it('uses a monitor the app already runs, and leaves it running on close()', async () => {
+    const monitor = createMonitor({ sampleInterval: 20, profileBlocks: false, threadpool: false });
+    monitor.start();
+    try {
+      const { pressure } = await start({ monitor, maxHeapUsedBytes: 1 });
+      expect(pressure.monitor).toBe(monitor);
+      await until(() => pressure.isUnderPressure());
+      pressure.close();
+      expect(monitor.running).toBe(true);
+    } finally {
+      monitor.stop();
+    }
   });
 
   it('runs healthCheck and hands pressure to pressureHandler', async () => {
