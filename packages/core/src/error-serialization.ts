@@ -48,7 +48,7 @@ interface SerializedObject extends SerializedError {
 /** Cause levels kept per chain: the first MAX_CAUSE_LEVELS - 1 and the root cause. */
 const MAX_CAUSE_LEVELS = 16;
 /** How far a cause chain is followed to find its root. */
-const MAX_CAUSE_WALK = 10_000;
+const MAX_CAUSE_WALK = 1_000_000;
 /** Members kept per AggregateError. */
 const MAX_MEMBERS = 100;
 /** Objects serialized for one thrown value, across causes and members. */
@@ -267,22 +267,38 @@ function serializeCause(cause: unknown, walk: Walk, level: number): SerializedEr
   }
   let root = cause;
   let skipped = 0;
-  const passed = new Set<unknown>();
+  // Brent's loop detection: a checkpoint moved at powers of two finds a loop in O(1) memory.
+  let checkpoint: unknown;
+  let stepsSinceCheckpoint = 0;
+  let power = 1;
+  let looped = false;
   while (skipped < MAX_CAUSE_WALK) {
     if (root === null || (typeof root !== 'object' && typeof root !== 'function')) break;
-    if (walk.seen.has(root) || passed.has(root)) break;
+    if (root === checkpoint || walk.seen.has(root)) {
+      looped = true;
+      break;
+    }
     let next: unknown = unreadable;
     try {
       if ('cause' in root) next = read(root, 'cause');
     } catch {}
     if (next === unreadable) break;
-    passed.add(root);
+    if (++stepsSinceCheckpoint === power) {
+      checkpoint = root;
+      power *= 2;
+      stepsSinceCheckpoint = 0;
+    }
     root = next;
     skipped++;
   }
   if (skipped === 0) return serialize(cause, walk, level);
+  const omitted = `${skipped} intermediate cause${skipped === 1 ? ' was' : 's were'} omitted`;
   const gap = note(
-    `${skipped} intermediate cause${skipped === 1 ? ' was' : 's were'} omitted; the next cause is the root cause`,
+    looped
+      ? `${omitted}; the cause chain loops back to the next cause`
+      : skipped >= MAX_CAUSE_WALK
+        ? `${omitted}; the cause chain goes on past the next cause`
+        : `${omitted}; the next cause is the root cause`,
   );
   gap.hasCause = true;
   // The root is serialized as the last level: should it still have a cause (the walk ended on a
