@@ -11,9 +11,12 @@ function retryStrategy(times: number): number {
   return Math.min(100 * times, 1000);
 }
 
+/** An unreachable host fails a call within seconds, not ioredis's default 10 s. */
+const connectTimeout = 3000;
+
 /** Validate and normalise the `connection` option into ioredis options. */
 export function redisOptions(value: unknown, what: string): RedisOptions {
-  if (value === undefined) return { host: '127.0.0.1', port: 6379, retryStrategy };
+  if (value === undefined) return { host: '127.0.0.1', port: 6379, retryStrategy, connectTimeout };
   if (typeof value === 'string') {
     let url: URL;
     try {
@@ -37,6 +40,7 @@ export function redisOptions(value: unknown, what: string): RedisOptions {
       ...(db !== undefined && Number.isInteger(db) ? { db } : {}),
       ...(url.protocol === 'rediss:' ? { tls: {} } : {}),
       retryStrategy,
+      connectTimeout,
     };
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
@@ -44,5 +48,5 @@ export function redisOptions(value: unknown, what: string): RedisOptions {
       `${what} must be ioredis options like { host: '127.0.0.1', port: 6379 } or a redis:// URL`,
     );
   }
-  return { retryStrategy, ...(value as RedisOptions) };
+  return { retryStrategy, connectTimeout, ...(value as RedisOptions) };
 }

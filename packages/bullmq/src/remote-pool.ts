@@ -120,6 +120,10 @@ interface Call {
   settled: boolean;
   submittedAt: number;
   startedAt: number;
+  /** When this pool last heard of the job (enqueued, started). */
+  seenAt: number;
+  /** Sweeps in a row that found the job gone from Redis without an event for it. */
+  missing: number;
   timer?: NodeJS.Timeout;
   signal?: AbortSignal;
   onAbort?: () => void;
@@ -254,6 +258,7 @@ export class RemotePool extends EventEmitter implements TaskPool {
   private readonly runTimes = new SampleWindow();
   private readonly waitTimes = new SampleWindow();
   private refreshTimer?: NodeJS.Timeout;
+  private ticks = 0;
   private remote: RemotePoolStats['remote'] = {
     waiting: 0,
     active: 0,
@@ -543,6 +548,8 @@ export class RemotePool extends EventEmitter implements TaskPool {
         settled: false,
         submittedAt: performance.now(),
         startedAt: 0,
+        seenAt: performance.now(),
+        missing: 0,
         signal: o.signal,
         resolve,
         reject,
@@ -571,6 +578,8 @@ export class RemotePool extends EventEmitter implements TaskPool {
 
   private enqueue(call: Call): void {
     this.calls.delete(call.jobId);
+    call.seenAt = performance.now();
+    call.missing = 0;
     call.jobId = `${this.id}-${++this.seq}`;
     call.started = false;
     if (Number.isFinite(call.queueTimeout)) {
@@ -634,6 +643,7 @@ export class RemotePool extends EventEmitter implements TaskPool {
     if (!call || call.started) return;
     call.started = true;
     call.startedAt = performance.now();
+    call.seenAt = call.startedAt;
     this.waitTimes.record(call.startedAt - call.submittedAt);
     clearTimeout(call.timer);
   }
@@ -730,9 +740,52 @@ export class RemotePool extends EventEmitter implements TaskPool {
     }
   }
 
+  /**
+   * Results arrive on the queue's event stream, which Redis trims (BullMQ keeps about 10 000
+   * events). A caller that fell that far behind would miss a result and wait forever: every few
+   * seconds, calls not heard of for a while are looked up, and one whose job is gone from Redis
+   * twice in a row fails with ERR_OFFTHREAD_RESULT_LOST (it ran, its result was lost).
+   */
+  private sweep(): void {
+    const now = performance.now();
+    const stale: Call[] = [];
+    for (const call of this.calls.values()) {
+      if (now - call.seenAt > 10_000 && !call.jobId.includes('-wait-')) stale.push(call);
+      if (stale.length >= 200) break;
+    }
+    if (stale.length === 0 || !this.queue) return;
+    const queue = this.queue;
+    Promise.all(
+      stale.map((call) => queue.getJobState(call.jobId).then((state) => [call, state] as const)),
+    )
+      .then((states) => {
+        for (const [call, state] of states) {
+          if (call.settled) continue;
+          if (state !== 'unknown') {
+            call.missing = 0;
+            continue;
+          }
+          if (++call.missing < 2) continue;
+          call.attempts = call.attempt;
+          this.settle(
+            call,
+            offThreadError(
+              // The core's code (absent from its first release, hence the literal).
+              'ERR_OFFTHREAD_RESULT_LOST' as OffThreadErrorCode,
+              `The job finished but its result was not received: the pool fell behind the queue's event stream. Raise the stream's length or run fewer calls per pool.`,
+              { task: call.name },
+            ),
+            false,
+          );
+        }
+      })
+      .catch(() => {});
+  }
+
   /** Pull queue counts and worker reports from Redis for stats(). */
   private refresh(): void {
     if (!this.connected || !this.queue || !this.control) return;
+    if (++this.ticks % 5 === 0) this.sweep();
     const k = keys(this.o.prefix, this.queueName);
     Promise.all([
       this.queue.getJobCounts('waiting', 'prioritized', 'active'),

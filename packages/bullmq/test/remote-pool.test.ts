@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isOffThreadError, OffThreadError, transfer } from '@offthread/core';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RemotePool, registerError } from '../src/index.js';
 import {
@@ -76,6 +77,12 @@ describe('RemotePool with two worker processes', () => {
     const bytes = new Uint8Array([1, 2, 3]);
     expect(await pool.run(transfer(bytes), { name: 'echo' })).toEqual(new Uint8Array([1, 2, 3]));
     expect(bytes.byteLength).toBe(3);
+  });
+
+  it('preload() has a worker load the module and check the exports', async () => {
+    await pool.preload({ names: ['default', 'echo'] });
+    const missing = await rejection(pool.preload({ names: ['nope'] }));
+    expect(missing.code).toBe('ERR_OFFTHREAD_TASK_NOT_FOUND');
   });
 
   it('loads TypeScript task modules on the worker', async () => {
@@ -170,6 +177,35 @@ describe('RemotePool with two worker processes', () => {
     for (const w of stats.remote.workers) expect(w.maxThreads).toBe(2);
     expect(stats.remote.waiting).toBe(0);
     expect(stats.completed).toBeGreaterThan(1000);
+  });
+
+  it('a call whose job vanished from Redis without an event fails with ERR_OFFTHREAD_RESULT_LOST', async () => {
+    const lost = new RemotePool({ queue, root: fixtures, connection: redis.url, filename: tasks });
+    const marker = join(mkdtempSync(join(tmpdir(), 'offthread-lost-')), 'marker');
+    const call = rejection(lost.run({ marker }, { name: 'waitForAbort' }));
+    await within(
+      (async () => {
+        while (!existsSync(`${marker}.started`)) await new Promise((r) => setTimeout(r, 20));
+      })(),
+      30_000,
+      'task start',
+    );
+    // What a caller far behind the trimmed event stream sees: the job is gone, no event came.
+    const client = new Redis(redis.port, '127.0.0.1');
+    const active = await client.lrange(`bull:${queue}:active`, 0, -1);
+    for (const id of active) {
+      if (id.startsWith((lost as unknown as { id: string }).id)) {
+        await client
+          .multi()
+          .lrem(`bull:${queue}:active`, 0, id)
+          .del(`bull:${queue}:${id}`, `bull:${queue}:${id}:lock`)
+          .exec();
+      }
+    }
+    client.disconnect();
+    const error = await within(call, 60_000, 'the lost call');
+    expect(error.code).toBe('ERR_OFFTHREAD_RESULT_LOST');
+    await lost.destroy();
   });
 
   it('a payload above maxPayloadSize rejects before anything is enqueued', async () => {

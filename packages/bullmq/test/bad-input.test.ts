@@ -1,0 +1,86 @@
+import { Pool } from '@offthread/core';
+import { describe, expect, it } from 'vitest';
+import { RemotePool, serve } from '../src/index.js';
+import { fixtures, tasks } from './helpers.js';
+
+// No Redis needed: options are checked before anything connects.
+describe('bad input gets an error naming the option', () => {
+  it('new RemotePool() checks its options', () => {
+    expect(() => new RemotePool(undefined as never)).toThrow(/expects an object/);
+    expect(() => new RemotePool({ root: fixtures } as never)).toThrow(/options\.queue must be/);
+    expect(() => new RemotePool({ queue: 'a:b', root: fixtures })).toThrow(/without ':'/);
+    expect(() => new RemotePool({ queue: 'q' } as never)).toThrow(/options\.root must be/);
+    expect(() => new RemotePool({ queue: 'q', root: 'relative/dir' })).toThrow(/relative path/);
+    expect(() => new RemotePool({ queue: 'q', root: '/nonexistent/offthread' })).toThrow(
+      /does not exist/,
+    );
+    expect(() => new RemotePool({ queue: 'q', root: fixtures, maxThreads: 2 } as never)).toThrow(
+      /options\.maxThreads is not a RemotePool option/,
+    );
+    expect(() => new RemotePool({ queue: 'q', root: fixtures, connection: 'http://x' })).toThrow(
+      /options\.connection must be a redis:\/\//,
+    );
+    expect(() => new RemotePool({ queue: 'q', root: fixtures, maxPayloadSize: 0 })).toThrow(
+      /maxPayloadSize/,
+    );
+    expect(() => new RemotePool({ queue: 'q', root: fixtures, attempts: 0 })).toThrow(
+      /options\.attempts/,
+    );
+    expect(
+      () =>
+        new RemotePool({
+          queue: 'q',
+          root: fixtures,
+          backoff: { type: 'linear', delay: 1 } as never,
+        }),
+    ).toThrow(/options\.backoff/);
+    expect(() => new RemotePool({ queue: 'q', root: fixtures, queueTimeout: 2 ** 31 })).toThrow(
+      /queueTimeout/,
+    );
+  });
+
+  it('run() rejects bad call options without enqueuing', async () => {
+    const pool = new RemotePool({
+      queue: 'q',
+      root: fixtures,
+      filename: tasks,
+      connection: 'redis://127.0.0.1:1',
+    });
+    await expect(pool.run(1, { timeout: -1 })).rejects.toThrow(/options\.timeout/);
+    await expect(pool.run(1, { priority: Number.NaN })).rejects.toThrow(/options\.priority/);
+    await expect(pool.run(1, { signal: {} as never })).rejects.toThrow(/options\.signal/);
+    await expect(pool.run(() => 1)).rejects.toMatchObject({ code: 'ERR_OFFTHREAD_UNCLONEABLE' });
+    expect(pool.stats().queued).toBe(0);
+    await pool.destroy();
+    await expect(pool.run(1)).rejects.toMatchObject({ code: 'ERR_OFFTHREAD_POOL_CLOSED' });
+  });
+
+  it('connect() to an unreachable Redis rejects with ERR_OFFTHREAD_REDIS_UNAVAILABLE', async () => {
+    const pool = new RemotePool({
+      queue: 'q',
+      root: fixtures,
+      filename: tasks,
+      connection: 'redis://127.0.0.1:1',
+    });
+    await expect(pool.connect()).rejects.toMatchObject({ code: 'ERR_OFFTHREAD_REDIS_UNAVAILABLE' });
+    await expect(pool.run(1)).rejects.toMatchObject({ code: 'ERR_OFFTHREAD_REDIS_UNAVAILABLE' });
+    await pool.destroy();
+  });
+
+  it('serve() checks its options', async () => {
+    await expect(serve({ queue: 'q', root: fixtures } as never)).rejects.toThrow(
+      /options\.pool must be/,
+    );
+    const pool = new Pool({ maxThreads: 1, minThreads: 0 });
+    try {
+      await expect(serve({ queue: 'q', root: fixtures, pool, lockDuration: 0 })).rejects.toThrow(
+        /options\.lockDuration/,
+      );
+      await expect(
+        serve({ queue: 'q', root: fixtures, pool, threads: 2 } as never),
+      ).rejects.toThrow(/options\.threads is not a serve\(\) option/);
+    } finally {
+      await pool.destroy();
+    }
+  });
+});
