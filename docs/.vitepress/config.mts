@@ -1,10 +1,53 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type DefaultTheme, defineConfig } from 'vitepress';
+import { type DefaultTheme, defineConfig, type MarkdownRenderer } from 'vitepress';
+import { chartsPlugin } from './charts.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const apiDir = join(root, 'api');
+/** The repository root on the machine that builds the site; it must never show on a page. */
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+
+/** The public GitHub repository (an assumption until the project is published). */
+export const repository = 'https://github.com/offthread/offthread';
+
+/**
+ * Build-machine details that output captured into docs/measurements may carry: absolute paths of
+ * the checkout and of the Node binary. Replaced in every code block and text at build time.
+ */
+function machineNeutral(md: MarkdownRenderer): void {
+  const replacements: [string, string][] = [
+    [repoRoot, ''],
+    [process.execPath, 'node'],
+    ['/usr/bin/node', 'node'],
+    ['/usr/local/bin/node', 'node'],
+  ];
+  const clean = (text: string) =>
+    replacements.reduce((t, [from, to]) => t.split(from).join(to), text);
+  md.core.ruler.push('offthread-machine-neutral', (state) => {
+    for (const token of state.tokens) {
+      token.content = clean(token.content);
+      for (const child of token.children ?? []) child.content = clean(child.content);
+    }
+  });
+  // `<<< file` snippets are read when the fence is rendered, after the core rules: clean there.
+  const fence = md.renderer.rules.fence!;
+  md.renderer.rules.fence = (...args) => clean(fence(...args));
+}
+
+/** Images open at full size in a new tab when clicked, and use the column's full width. */
+function zoomableImages(md: MarkdownRenderer): void {
+  const render =
+    md.renderer.rules.image ??
+    ((tokens, i, options, _env, self) => self.renderToken(tokens, i, options));
+  md.renderer.rules.image = (tokens, i, options, env, self) => {
+    const src = tokens[i].attrGet('src') ?? '';
+    const img = render(tokens, i, options, env, self);
+    if (/^(https?:)?\/\//.test(src) || src.endsWith('.svg')) return img;
+    return `<a class="zoomable" href="${md.utils.escapeHtml(src)}" target="_blank" rel="noopener" title="Open the full-size image">${img}</a><span class="zoom-hint">Click the image to open it at full size.</span>`;
+  };
+}
 
 /** A page's title: its first `# ` heading, without TypeDoc's "Class: " style prefix. */
 function titleOf(file: string): string {
@@ -56,7 +99,7 @@ function moduleItems(dir: string): DefaultTheme.SidebarItem[] {
 
 /** The API sidebar, read from what TypeDoc generated into docs/api (run `pnpm build` or `pnpm api`). */
 function apiSidebar(): DefaultTheme.SidebarItem[] {
-  const packages = ['core', 'express', 'nestjs', 'diagnostics'].filter((p) =>
+  const packages = ['core', 'express', 'nestjs', 'diagnostics', 'bullmq'].filter((p) =>
     existsSync(join(apiDir, p, 'index.md')),
   );
   return [
@@ -85,13 +128,21 @@ const guide: DefaultTheme.SidebarItem[] = [
       { text: '@offthread/express', link: '/guide/express' },
       { text: '@offthread/nestjs', link: '/guide/nestjs' },
       { text: '@offthread/diagnostics', link: '/guide/diagnostics' },
+      ...(existsSync(join(root, 'guide/bullmq.md'))
+        ? [{ text: '@offthread/bullmq', link: '/guide/bullmq' }]
+        : []),
     ],
   },
   {
     text: 'Operating',
     items: [
       { text: 'Profiling: Clinic.js and offthread doctor', link: '/guide/profiling' },
+      { text: 'Profiling a NestJS app', link: '/guide/profiling-nest' },
       { text: 'Tuning', link: '/guide/tuning' },
+      // Written by the BullMQ work; listed once the page exists.
+      ...(existsSync(join(root, 'guide/scaling-out.md'))
+        ? [{ text: 'Scaling out with BullMQ', link: '/guide/scaling-out' }]
+        : []),
       { text: 'Benchmarks', link: '/benchmarks' },
     ],
   },
@@ -114,7 +165,20 @@ export default defineConfig({
     'node_modules/**',
   ],
   head: [['link', { rel: 'icon', href: '/logo.svg', type: 'image/svg+xml' }]],
-  markdown: { languageAlias: { mjs: 'js', cjs: 'js' } },
+  markdown: {
+    languageAlias: { mjs: 'js', cjs: 'js' },
+    config(md) {
+      machineNeutral(md);
+      chartsPlugin(md);
+      zoomableImages(md);
+    },
+  },
+  // The API reference gets its own layout rules (custom.css: .api-page).
+  transformPageData(pageData) {
+    if (pageData.relativePath.startsWith('api/')) {
+      pageData.frontmatter.pageClass = pageData.frontmatter.pageClass ?? 'api-page';
+    }
+  },
   themeConfig: {
     logo: '/logo.svg',
     nav: [
@@ -122,6 +186,8 @@ export default defineConfig({
       { text: 'Benchmarks', link: '/benchmarks' },
       { text: 'API', link: '/api/', activeMatch: '^/api/' },
     ],
+    socialLinks: [{ icon: 'github', link: repository }],
+    editLink: { pattern: `${repository}/edit/main/docs/:path`, text: 'Edit this page on GitHub' },
     sidebar: {
       '/guide/': guide,
       '/benchmarks': guide,
@@ -129,6 +195,8 @@ export default defineConfig({
     },
     search: { provider: 'local' },
     outline: { level: [2, 3] },
-    footer: { message: 'MIT licensed.' },
+    footer: {
+      message: `MIT licensed. Source on <a href="${repository}">GitHub</a>.`,
+    },
   },
 });

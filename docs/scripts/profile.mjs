@@ -34,10 +34,15 @@ const run = (label, args, options = {}) => {
   if (r.status !== 0) throw new Error(`${label} exited ${r.status}\n${r.stdout}\n${r.stderr}`);
   return r.stdout;
 };
+// Output shown on the site must not carry this machine's paths: the checkout (docs/ first, then
+// the repository root, e.g. packages/core/dist/...) and the Node binary.
+const repo = fileURLToPath(new URL('../..', import.meta.url));
 const clean = (text) =>
   text
     .replaceAll(docs, 'docs/')
     .replaceAll('docs//', 'docs/')
+    .replaceAll(repo, '')
+    .replaceAll(process.execPath, 'node')
     .replace(/pid \d+/, 'pid 1234');
 
 const rows = [];
@@ -109,6 +114,14 @@ const browser = await chromium.launch({
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
 });
 const page = await browser.newPage({ viewport: { width: 1200, height: 1000 } });
+// The HTML reports name this machine's paths too: clean them before the screenshots.
+for (const file of readdirSync(work).filter((f) => f.endsWith('.html'))) {
+  const path = join(work, file);
+  writeFileSync(
+    path,
+    readFileSync(path, 'utf8').replaceAll(repo, '').replaceAll(process.execPath, 'node'),
+  );
+}
 for (const [file, shot] of [
   [clinicHtml, 'clinic-doctor-blocking.png'],
   ['blocking.html', 'offthread-doctor-blocking.png'],

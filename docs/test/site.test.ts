@@ -1,8 +1,9 @@
 /**
  * The built site in headless Chromium: every page reachable from the home page and the sidebars
  * loads with HTTP 200, is not VitePress's 404 page, has content, logs no console error, and every
- * `#anchor` an internal link points at exists. Saves a screenshot of the home page to
- * test-results/home.png.
+ * `#anchor` an internal link points at exists. At 1280 px, no code block scrolls sideways, every
+ * image loads and is shown at a readable size (or opens full size on click), and no page shows
+ * the build machine's paths. Saves a screenshot of the home page to test-results/home.png.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -27,6 +28,10 @@ if (!haveChromium) {
 
 /** Main content shorter than this (characters) counts as an empty page. */
 const MIN_TEXT = 100;
+/** The width the layout checks use: a common laptop, where the outline column is shown. */
+const VIEWPORT = { width: 1280, height: 900 };
+/** Absolute paths of this checkout: captured tool output must not carry them onto a page. */
+const machinePaths = [fileURLToPath(new URL('../..', import.meta.url)), '/usr/bin/node'];
 
 describe.skipIf(!haveChromium)('docs site in a browser', () => {
   let browser: Browser;
@@ -72,6 +77,8 @@ describe.skipIf(!haveChromium)('docs site in a browser', () => {
     const queue: string[] = ['/', '/guide/why', '/api/']; // the home page, and each sidebar
     const seen = new Set(queue);
     const problems: string[] = [];
+    /** Every image shown on some page. */
+    const images: string[] = [];
     /** Anchors that links point at, by page path, with the page that links there. */
     const anchors = new Map<string, Map<string, string>>();
     /** The element ids of each visited page, to check anchors once every page is known. */
@@ -83,19 +90,77 @@ describe.skipIf(!haveChromium)('docs site in a browser', () => {
         problems.push(`${path}: HTTP ${response?.status()}`);
         return;
       }
+      // Images must have finished loading before their sizes mean anything.
+      await page.evaluate(() =>
+        Promise.all(
+          [...document.images].map((img) =>
+            img.complete
+              ? null
+              : new Promise((resolve) => {
+                  img.addEventListener('load', resolve);
+                  img.addEventListener('error', resolve);
+                }),
+          ),
+        ),
+      );
       const info = await page.evaluate(() => ({
         notFound: document.querySelector('.NotFound') !== null,
         text: document.querySelector('.vp-doc, .VPHome')?.textContent?.trim() ?? '',
+        bodyText: document.body.textContent ?? '',
         ids: [...document.querySelectorAll('[id]')].map((e) => e.id),
         links: [...document.querySelectorAll('a[href]')].map((a) => (a as HTMLAnchorElement).href),
+        // Code blocks wider than their box (a sideways scrollbar), with their first line.
+        overflowing: [...document.querySelectorAll('.vp-doc div[class*="language-"] pre')]
+          .filter((pre) => pre.scrollWidth > pre.clientWidth + 1)
+          .map((pre) => ({
+            line: (pre.textContent ?? '').split('\n')[0].slice(0, 60),
+            scrollWidth: pre.scrollWidth,
+            clientWidth: pre.clientWidth,
+          })),
+        images: [...document.querySelectorAll<HTMLImageElement>('.vp-doc img, .VPHome img')].map(
+          (img) => ({
+            src: img.getAttribute('src') ?? '',
+            naturalWidth: img.naturalWidth,
+            shownWidth: img.getBoundingClientRect().width,
+            columnWidth: (img.closest('.vp-doc, .VPHome') as HTMLElement | null)?.clientWidth ?? 0,
+            zoomLink: img.closest('a[href]')?.getAttribute('href') ?? null,
+          }),
+        ),
       }));
       if (info.notFound) problems.push(`${path}: VitePress 404 page`);
+      for (const block of info.overflowing)
+        problems.push(
+          `${path}: code block scrolls sideways at ${VIEWPORT.width} px (${block.scrollWidth} > ${block.clientWidth} px): "${block.line}"`,
+        );
+      for (const img of info.images) {
+        if (img.naturalWidth === 0) {
+          problems.push(`${path}: image ${img.src} did not load`);
+          continue;
+        }
+        // Readable: shown at its own size or the column's full width, and when shrunk by more
+        // than a quarter, a click opens the full-size image.
+        const wanted = Math.min(img.naturalWidth, img.columnWidth);
+        if (img.shownWidth < wanted - 2)
+          problems.push(
+            `${path}: image ${img.src} shown ${Math.round(img.shownWidth)} px wide, narrower than ${wanted} px (its size, or the column)`,
+          );
+        if (img.naturalWidth > img.shownWidth * 1.25 && img.zoomLink === null)
+          problems.push(
+            `${path}: image ${img.src} is shrunk from ${img.naturalWidth} to ${Math.round(img.shownWidth)} px and does not open at full size`,
+          );
+        images.push(img.src);
+      }
+      for (const machinePath of machinePaths)
+        if (info.bodyText.includes(machinePath))
+          problems.push(`${path}: shows the build machine's path ${machinePath}`);
       if (info.text.length < MIN_TEXT)
         problems.push(`${path}: main content is only ${info.text.length} characters`);
       idsByPage.set(path, new Set(info.ids));
       for (const href of info.links) {
         const url = new URL(href);
         if (url.origin !== base) continue;
+        // Links to images and other files (a screenshot opened full size) are not pages.
+        if (/\.(png|jpe?g|gif|svg|webp|json|txt)$/.test(url.pathname)) continue;
         const target = url.pathname.replace(/\.html$/, '');
         if (url.hash.length > 1) {
           const wanted = anchors.get(target) ?? new Map<string, string>();
@@ -112,7 +177,7 @@ describe.skipIf(!haveChromium)('docs site in a browser', () => {
     // A few tabs at once; each takes the next page from the shared queue.
     let active = 0;
     const tab = async () => {
-      const page = await browser.newPage();
+      const page = await browser.newPage({ viewport: VIEWPORT });
       let current = '';
       page.on('console', (message) => {
         if (message.type() === 'error')
@@ -147,8 +212,9 @@ describe.skipIf(!haveChromium)('docs site in a browser', () => {
       }
     }
 
-    console.log(`docs browser test: visited ${seen.size} pages`);
+    console.log(`docs browser test: visited ${seen.size} pages, ${images.length} images`);
     expect(seen.size).toBeGreaterThan(20);
+    expect(images.length).toBeGreaterThan(0); // the profiling pages' screenshots at least
     expect(problems).toEqual([]);
-  });
+  }, 400_000);
 });

@@ -11,8 +11,14 @@ await pool.connect(); // fail fast at start-up if Redis is unreachable
 
 const text = await pool.run(
   { title: 'Q3', rows: ['north', 'south'] },
-  { timeout: 5_000, queueTimeout: 2_000, priority: 5, signal: AbortSignal.timeout(10_000) },
+  {
+    timeout: 5_000,
+    queueTimeout: 2_000,
+    priority: 5,
+    signal: AbortSignal.timeout(10_000),
+  },
 );
 console.log(text);
-console.log(pool.stats().remote); // { waiting, active, workers: [{ id, threads, ... }], ... }
+// { waiting, active, workers: [{ id, threads, ... }], ... }
+console.log(pool.stats().remote);
 await pool.close();

@@ -1,4 +1,5 @@
-// Errors keep their class across machines once the class is registered on the caller's side.
+// Errors keep their class across machines once the class is registered on the caller's
+// side.
 import { isRemotePoolError, RemotePool, registerError } from '@offthread/bullmq';
 
 export class QuotaError extends Error {
@@ -9,7 +10,10 @@ export class QuotaError extends Error {
 }
 registerError(QuotaError); // also registers it with @offthread/core for local pools
 
-const pool = new RemotePool({ queue: 'reports', root: new URL('./', import.meta.url) });
+const pool = new RemotePool({
+  queue: 'reports',
+  root: new URL('./', import.meta.url),
+});
 try {
   await pool.run(
     {},
@@ -21,7 +25,8 @@ try {
   );
 } catch (error) {
   if (error instanceof QuotaError) console.log('over quota');
-  else if (isRemotePoolError(error, 'ERR_OFFTHREAD_WORKER_EXIT')) console.log('the worker died');
+  else if (isRemotePoolError(error, 'ERR_OFFTHREAD_WORKER_EXIT'))
+    console.log('the worker died');
   else if (isRemotePoolError(error, 'ERR_OFFTHREAD_REDIS_UNAVAILABLE'))
     console.log('Redis is down');
   else throw error;

@@ -1,4 +1,5 @@
-// dist/render.js: an ordinary offthread task module; the same file runs locally or remotely.
+// dist/render.js: an ordinary offthread task module; the same file runs locally or
+// remotely.
 import { currentTask } from '@offthread/core/worker';
 
 export default async function render({ title, rows }) {

@@ -1,6 +1,8 @@
 import { isOffThreadError, OffThreadErrorCode, Pool } from '@offthread/core';
 
-const pool = new Pool({ filename: new URL('./render-task.mjs', import.meta.url) });
+const pool = new Pool({
+  filename: new URL('./render-task.mjs', import.meta.url),
+});
 
 // A deadline for the whole call: queued time counts here, because the signal is yours.
 try {

@@ -1,10 +1,12 @@
-// tasks.mjs: a task module. Its exports run in pool threads: sync or async, default or named.
+// tasks.mjs: a task module. Its exports run in pool threads: sync or async, default or
+// named.
 import { createHash } from 'node:crypto';
 
 /** Hash a text 10,000 times: about 10 ms of pure CPU. */
 export default function hash(text) {
   let digest = text;
-  for (let i = 0; i < 10_000; i++) digest = createHash('sha256').update(digest).digest('hex');
+  for (let i = 0; i < 10_000; i++)
+    digest = createHash('sha256').update(digest).digest('hex');
   return digest;
 }
 

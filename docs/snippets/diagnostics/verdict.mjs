@@ -10,8 +10,12 @@ setTimeout(() => {
 
 setTimeout(() => {
   const snapshot = monitor.snapshot();
-  const verdict = diagnose({ sinceStart: snapshot.sinceStart, profile: snapshot.profile });
+  const verdict = diagnose({
+    sinceStart: snapshot.sinceStart,
+    profile: snapshot.profile,
+  });
   console.log(verdict.kind); // event-loop-blocked
-  for (const finding of verdict.findings) console.log(finding.title, '->', finding.recommendation);
+  for (const finding of verdict.findings)
+    console.log(finding.title, '->', finding.recommendation);
   monitor.stop();
 }, 1200);

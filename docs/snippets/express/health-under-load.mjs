@@ -1,5 +1,7 @@
-// Starts server.mjs, keeps `concurrency` requests in flight on a heavy route for `seconds`, and
-// meanwhile asks /health every 50 ms. Prints throughput of the heavy route and /health latency.
+// Starts server.mjs, keeps `concurrency` requests in flight on a heavy route for
+// `seconds`, and
+// meanwhile asks /health every 50 ms. Prints throughput of the heavy route and /health
+// latency.
 //   node health-under-load.mjs /fib-blocking?n=30     the work on the main thread
 //   node health-under-load.mjs /fib?n=30              the same work through offThread()
 import { spawn } from 'node:child_process';
@@ -10,10 +12,14 @@ const route = process.argv[2] ?? '/fib?n=30';
 const seconds = Number(process.argv[3] ?? 10);
 const concurrency = Number(process.argv[4] ?? 8);
 
-const server = spawn(process.execPath, [new URL('./server.mjs', import.meta.url).pathname], {
-  env: { ...process.env, PORT: '0' },
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
+const server = spawn(
+  process.execPath,
+  [new URL('./server.mjs', import.meta.url).pathname],
+  {
+    env: { ...process.env, PORT: '0' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  },
+);
 const [line] = await once(server.stdout, 'data');
 const base = /listening on (\S+)/.exec(String(line))?.[1];
 if (!base) throw new Error(`server did not start: ${line}`);

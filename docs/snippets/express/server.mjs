@@ -16,8 +16,15 @@ app.get('/fib-blocking', (req, res) => {
 });
 
 // The fix: the same work in a pool thread. One line per route.
-app.get('/fib', offThread(new URL('./handlers/fib.mjs', import.meta.url), { timeout: 5_000 }));
-app.post('/report', express.json(), offThread(new URL('./handlers/report.mjs', import.meta.url)));
+app.get(
+  '/fib',
+  offThread(new URL('./handlers/fib.mjs', import.meta.url), { timeout: 5_000 }),
+);
+app.post(
+  '/report',
+  express.json(),
+  offThread(new URL('./handlers/report.mjs', import.meta.url)),
+);
 // #endregion routes
 app.get('/export.csv', offThread(new URL('./handlers/export.mjs', import.meta.url)));
 

@@ -3,7 +3,8 @@ import express from 'express';
 
 const app = express();
 
-// Mount it first: while a limit is exceeded, every route answers 503 with Retry-After at once,
+// Mount it first: while a limit is exceeded, every route answers 503 with Retry-After at
+// once,
 // so the process recovers instead of queueing more work than it can finish.
 const pressure = underPressure({
   maxEventLoopDelay: 200, // ms, mean over each sample interval

@@ -7,7 +7,8 @@ export class ReportsController {
 
   @Post()
   create(@Body() orders: Order[]) {
-    // An ordinary call: @OffThread() sends it to the pool and returns the promise of the result.
+    // An ordinary call: @OffThread() sends it to the pool and returns the promise of the
+    // result.
     return this.reports.totals(orders);
   }
 }

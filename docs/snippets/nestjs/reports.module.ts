@@ -2,7 +2,10 @@ import { Module } from '@nestjs/common';
 import { FormatterService } from './formatter.service';
 import { ReportService } from './report.service';
 
-/** What each worker thread bootstraps: the service and its dependencies. No HTTP, no database. */
+/**
+ * What each worker thread bootstraps: the service and its dependencies. No HTTP, no
+ * database.
+ */
 @Module({
   providers: [ReportService, FormatterService],
   exports: [ReportService],

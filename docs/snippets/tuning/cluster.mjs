@@ -1,4 +1,5 @@
-// Two processes on this machine, each with its own pool: tell offthread how many share the cores.
+// Two processes on this machine, each with its own pool: tell offthread how many share
+// the cores.
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 
@@ -11,11 +12,15 @@ if (cluster.isPrimary) {
   }
 } else {
   const { Pool, defaultPoolOptions } = await import('@offthread/core');
-  // On 8 cores with 2 processes: 4 threads each, not 8 (16 threads would fight over 8 cores).
+  // On 8 cores with 2 processes: 4 threads each, not 8 (16 threads would fight over 8
+  // cores).
   console.log(
-    `${availableParallelism()} cores, ${processes} processes: maxThreads ${defaultPoolOptions.maxThreads}`,
+    `${availableParallelism()} cores, ${processes} processes: ` +
+      `maxThreads ${defaultPoolOptions.maxThreads}`,
   );
-  const pool = new Pool({ filename: new URL('../core/tasks.mjs', import.meta.url) });
+  const pool = new Pool({
+    filename: new URL('../core/tasks.mjs', import.meta.url),
+  });
   await pool.close();
   process.exit(0);
 }

@@ -1,8 +1,10 @@
 // Measures the numbers quoted on the "Why offthread" page, on whatever machine runs it.
 //   node docs/snippets/why/measure.mjs            full run (about 20 s on 2 cores)
 //   node docs/snippets/why/measure.mjs --quick    smaller sizes, used by the docs test
-//   node docs/snippets/why/measure.mjs --write    full run, and write docs/measurements/why.md
-// Each experiment runs in a fresh child process, because UV_THREADPOOL_SIZE is read once, when
+//   node docs/snippets/why/measure.mjs --write    full run, and write
+// docs/measurements/why.md
+// Each experiment runs in a fresh child process, because UV_THREADPOOL_SIZE is read once,
+// when
 // the libuv thread pool first starts.
 import { spawnSync } from 'node:child_process';
 import { pbkdf2, pbkdf2Sync } from 'node:crypto';
@@ -30,10 +32,16 @@ async function blocking() {
   const took = performance.now() - t0;
   await new Promise((r) => setTimeout(r, 50));
   h.disable();
-  return { task: `fib(${n})`, taskMs: ms(took), maxLoopDelayMs: ms(h.max / 1e6) };
+  return {
+    task: `fib(${n})`,
+    taskMs: ms(took),
+    maxLoopDelayMs: ms(h.max / 1e6),
+  };
 }
 
-/** libuv pool: 4 slow pbkdf2 calls occupy the threads; how long does a tiny fs read wait? */
+/**
+ * libuv pool: 4 slow pbkdf2 calls occupy the threads; how long does a tiny fs read wait?
+ */
 async function threadpool() {
   const iterations = quick ? 50_000 : 200_000;
   const jobs = Number(process.env.JOBS ?? 4);
@@ -112,10 +120,14 @@ if (experiment && experiments[experiment]) {
   console.log(JSON.stringify(await experiments[experiment]()));
 } else {
   const run = (name, env = {}) => {
-    const child = spawnSync(process.execPath, [here, name, ...(quick ? ['--quick'] : [])], {
-      env: { ...process.env, ...env },
-      encoding: 'utf8',
-    });
+    const child = spawnSync(
+      process.execPath,
+      [here, name, ...(quick ? ['--quick'] : [])],
+      {
+        env: { ...process.env, ...env },
+        encoding: 'utf8',
+      },
+    );
     if (child.status !== 0) throw new Error(`${name} failed: ${child.stderr}`);
     return JSON.parse(child.stdout);
   };
@@ -123,7 +135,9 @@ if (experiment && experiments[experiment]) {
     node: process.version,
     cores: availableParallelism(),
     blocking: run('blocking'),
-    threadpool: [1, 2, 4, 8].map((size) => run('threadpool', { UV_THREADPOOL_SIZE: String(size) })),
+    threadpool: [1, 2, 4, 8].map((size) =>
+      run('threadpool', { UV_THREADPOOL_SIZE: String(size) }),
+    ),
     speedup: run('speedup'),
   };
   console.log(JSON.stringify(results, null, 2));
@@ -138,7 +152,10 @@ if (experiment && experiments[experiment]) {
 /** The tables the "Why offthread" page includes. */
 async function markdown({ node, cores, blocking: b, threadpool: t, speedup: s }) {
   const load = (await import('node:os')).loadavg()[0].toFixed(1);
-  const when = `_Measured ${new Date().toISOString().slice(0, 10)} on ${cores} cores (load average ${load} at the end: a busy machine makes every number noisier) with Node ${node} by \`node docs/snippets/why/measure.mjs --write\`._`;
+  const when =
+    `_Measured ${new Date().toISOString().slice(0, 10)} on ${cores} cores ` +
+    `(load average ${load} at the end: a busy machine makes every number noisier) ` +
+    `with Node ${node} by \`node docs/snippets/why/measure.mjs --write\`._`;
   return [
     '<!-- #region blocking -->',
     '| work on the main thread | took | a 10 ms timer fired up to |',
@@ -148,10 +165,12 @@ async function markdown({ node, cores, blocking: b, threadpool: t, speedup: s })
     when,
     '<!-- #endregion blocking -->',
     '<!-- #region threadpool -->',
-    `| UV_THREADPOOL_SIZE | one \`pbkdf2\` alone | ${t[0].jobs} \`pbkdf2\` at once | a small \`fs.readFile\` issued meanwhile |`,
+    `| UV_THREADPOOL_SIZE | one \`pbkdf2\` alone | ${t[0].jobs} \`pbkdf2\` at once ` +
+      '| a small `fs.readFile` issued meanwhile |',
     '| ---: | ---: | ---: | ---: |',
     ...t.map(
-      (r) => `| ${r.size} | ${r.oneHashMs} ms | ${r.allHashesMs} ms | ${r.smallReadMs} ms |`,
+      (r) =>
+        `| ${r.size} | ${r.oneHashMs} ms | ${r.allHashesMs} ms | ${r.smallReadMs} ms |`,
     ),
     '',
     when,
@@ -162,7 +181,8 @@ async function markdown({ node, cores, blocking: b, threadpool: t, speedup: s })
     `| ${s.tasks}, one after another on the main thread | ${s.inlineMs} ms |`,
     `| the same on a pool of ${s.threads} threads | ${s.poolMs} ms (${s.speedup}x) |`,
     `| round trip of a task that does nothing | ${s.emptyTaskRoundTripUs} µs |`,
-    `| \`structuredClone\` of ${s.rows.toLocaleString('en-US')} small objects | ${s.clone100kRowsMs} ms |`,
+    `| \`structuredClone\` of ${s.rows.toLocaleString('en-US')} small objects ` +
+      `| ${s.clone100kRowsMs} ms |`,
     '',
     when,
     '<!-- #endregion speedup -->',

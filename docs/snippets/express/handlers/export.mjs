@@ -4,7 +4,10 @@ import { reply } from '@offthread/express/worker';
 
 export default function exportCsv(req) {
   const rows = Math.min(Number(req.query.rows ?? 1000), 100_000);
-  return reply({ headers: { 'content-type': 'text/csv' }, body: generate(rows) });
+  return reply({
+    headers: { 'content-type': 'text/csv' },
+    body: generate(rows),
+  });
 }
 
 async function* generate(rows) {
