@@ -1,3 +1,4 @@
+import { type MergedProfile, renderIcicle } from './flame.js';
 import type { RunReport } from './report.js';
 import type { Sample } from './types.js';
 import { formatFrame } from './verdict.js';
@@ -71,6 +72,8 @@ h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:28px 0 8px}
 .meta{color:#5b6475}.verdict{padding:12px 16px;border-radius:8px;margin:16px 0;font-weight:600}
 .bad{background:#fdecec;border:1px solid #f2b8b8}.good{background:#e9f7ef;border:1px solid #b6e2c6}
 .unsure{background:#fff8e1;border:1px solid #f0d98c}
+svg.flame{display:block;background:#fff;border:1px solid #e3e6eb;border-radius:6px;font:11px ui-monospace,monospace}
+svg.flame text{fill:#1d1f24;pointer-events:none}.muted{color:#5b6475;font-size:12px}
 .finding{background:#fff;border:1px solid #e3e6eb;border-radius:8px;padding:10px 16px;margin:10px 0}
 .finding h3{margin:4px 0 6px;font-size:15px}.rec{color:#1b5e9e}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(560px,1fr));gap:16px}
@@ -87,7 +90,10 @@ pre{background:#fff;border:1px solid #e3e6eb;border-radius:6px;padding:8px;overf
  * network): verdict, event-loop delay and utilization over time, thread-pool queue and wait
  * over time, and every block with its stack.
  */
-export function renderHtmlReport(report: RunReport): string {
+export function renderHtmlReport(
+  report: RunReport,
+  options: { profile?: MergedProfile } = {},
+): string {
   const samples: Sample[] = report.samples;
   const t0 = samples[0]?.start ?? report.startedAt;
   const xs = samples.map((s) => (s.end - t0) / 1000);
@@ -152,6 +158,18 @@ export function renderHtmlReport(report: RunReport): string {
       }</pre>`,
     )
     .join('');
+  const prof = options.profile;
+  let flames = '';
+  if (prof && prof.samples.length > 0) {
+    const offset = prof.offthreadClockOffsetMs;
+    flames += `<h2>Flame graph: main thread, whole run</h2>${renderIcicle(prof, { title: 'whole run' })}`;
+    if (offset !== undefined) {
+      for (const b of [...report.blocks].sort((a, x) => x.duration - a.duration).slice(0, 3)) {
+        const fromUs = (b.start - offset) * 1000;
+        flames += `<h3>Block of ${esc(Math.round(b.duration))} ms at +${esc(((b.start - t0) / 1000).toFixed(1))} s${b.route ? ` (${esc(b.route.method)} ${esc(b.route.path)})` : ''}</h3>${renderIcicle(prof, { fromUs, toUs: fromUs + b.duration * 1000, title: 'block' })}`;
+      }
+    }
+  }
   const tp = s?.threadpool;
   const el = s?.eventLoop;
   const table = s
@@ -179,6 +197,7 @@ ${findings}
 <div class="charts">${charts}</div>
 <h2>Whole run</h2>
 ${table}
+${flames}
 <h2>Blocks (${report.blocks.length})</h2>
 ${blocks || '<p>No event-loop blocks.</p>'}
 </body></html>

@@ -1,3 +1,8 @@
+export {
+  type BaselineComparison,
+  type BaselineMetric,
+  compareToBaseline,
+} from './baseline.js';
 export { DiagnosticsError, DiagnosticsErrorCode } from './errors.js';
 export {
   createOpenTelemetryBridge,
@@ -18,7 +23,12 @@ export {
   type ProfileBlocks,
   productionMonitorOptions,
 } from './options.js';
-export { formatReport, type LoadSummary, type RunReport } from './report.js';
+export {
+  type FormatReportOptions,
+  formatReport,
+  type LoadSummary,
+  type RunReport,
+} from './report.js';
 export { type ThreadpoolCounting, threadpoolSize } from './threadpool.js';
 export type {
   Block,
@@ -26,6 +36,7 @@ export type {
   EventLoopStats,
   HotFunction,
   LoopCounters,
+  PoolSample,
   ProcessStats,
   ProfileStats,
   Sample,

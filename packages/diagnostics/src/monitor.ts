@@ -1,11 +1,14 @@
+import diagnosticsChannel from 'node:diagnostics_channel';
 import { EventEmitter } from 'node:events';
 import {
   createHistogram,
   type EventLoopUtilization,
+  PerformanceObserver,
   performance,
   type RecordableHistogram,
 } from 'node:perf_hooks';
 import { DiagnosticsError, DiagnosticsErrorCode } from './errors.js';
+import { type MergedProfile, ProfileMerger } from './flame.js';
 import { type MonitorOptions, resolveMonitorOptions } from './options.js';
 import { PoolWatcher } from './pools.js';
 import { attribute, type CpuProfile, HotFunctionTable, RollingProfiler } from './profiler.js';
@@ -46,6 +49,11 @@ export interface Monitor extends EventEmitter<MonitorEvents> {
   snapshot(): Snapshot;
   /** Samples kept so far, oldest first (at most `maxSamples`). */
   history(): Sample[];
+  /**
+   * With `keepProfile`: the CPU profile of the run so far (a `.cpuprofile` for Chrome DevTools
+   * or speedscope), else null. Complete after `stop()`.
+   */
+  cpuProfile(): MergedProfile | null;
 }
 
 const NS = 1e6;
@@ -108,6 +116,14 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
   private lateTotal = 0;
   private lastBlockAt = 0;
   private beatCpu: NodeJS.CpuUsage | null = null;
+  /** Recent HTTP request starts (performance.now() ms), newest last, to name a block's route. */
+  private requests: { at: number; method: string; path: string }[] = [];
+  private onRequest: ((message: unknown) => void) | null = null;
+  private gcObserver: PerformanceObserver | null = null;
+  private merger: ProfileMerger | null = null;
+  private gcInterval = { count: 0, pauseMs: 0 };
+  private gcTotal = { count: 0, pauseMs: 0 };
+  private heapAtStart = 0;
   private hot = new HotFunctionTable();
   private profSamples = 0;
   private profIdle = 0;
@@ -152,7 +168,39 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
       );
       this.tracker.start();
     }
+    if (o.keepProfile) this.merger = new ProfileMerger();
     if (o.profileBlocks === true) this.startProfiler();
+    this.heapAtStart = process.memoryUsage().heapUsed;
+    this.gcInterval = { count: 0, pauseMs: 0 };
+    this.gcTotal = { count: 0, pauseMs: 0 };
+    if (o.gc) {
+      this.gcObserver = new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) {
+          this.gcInterval.count++;
+          this.gcInterval.pauseMs += e.duration;
+          this.gcTotal.count++;
+          this.gcTotal.pauseMs += e.duration;
+        }
+      });
+      this.gcObserver.observe({ entryTypes: ['gc'] });
+    }
+    if (o.routes) {
+      // Node's own HTTP server publishes every request here (Express, Nest, Fastify included);
+      // one small object per request, kept only for the last few.
+      this.onRequest = (message) => {
+        const req = (message as { request?: { method?: string; url?: string } }).request;
+        if (!req) return;
+        const url = req.url ?? '';
+        const q = url.indexOf('?');
+        this.requests.push({
+          at: performance.now(),
+          method: req.method ?? 'GET',
+          path: q >= 0 ? url.slice(0, q) : url,
+        });
+        if (this.requests.length > 64) this.requests.splice(0, 32);
+      };
+      diagnosticsChannel.subscribe('http.server.request.start', this.onRequest);
+    }
     if (o.pools) {
       this.poolWatcher = new PoolWatcher(o.profilePools, 10_000);
       this.poolWatcher.start();
@@ -177,6 +225,7 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
     const last = this.profiler?.stop();
     this.profiler = null;
     if (last) {
+      this.merger?.add(last);
       const { samples, idle } = this.hot.add(last);
       this.profSamples += samples;
       this.profIdle += idle;
@@ -198,24 +247,27 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
     this.eld.record(ns);
     this.total.record(ns);
     if (late > 0) this.lateTotal += late;
-    // 'after-block' without a profiler: CPU time tells a block (the process ran) from a
-    // process that a busy machine did not schedule, which must not switch the profiler on.
-    const watchCpu = !this.profiler && this.options.profileBlocks === 'after-block';
-    const cpu = watchCpu ? process.cpuUsage() : null;
+    // CPU time since the last beat tells a block (the process ran) from a process that a busy
+    // machine did not schedule: the latter is no block of the app's, and must not switch the
+    // 'after-block' profiler on. (The profiler's sample count cannot tell: on a loaded machine
+    // its sampling thread starves too.) One getrusage() per beat.
+    const cpu = process.cpuUsage();
     if (late >= this.options.blockThreshold) {
-      this.onBlock(this.lastBeat, now, late);
+      const ranMs = this.beatCpu
+        ? (cpu.user - this.beatCpu.user + cpu.system - this.beatCpu.system) / 1000
+        : late;
+      this.onBlock(this.lastBeat, now, late, ranMs);
       this.lastBlockAt = now;
       // The first block goes without a stack; the ones that recur get theirs.
-      if (cpu && this.beatCpu) {
-        const ranMs = (cpu.user - this.beatCpu.user + cpu.system - this.beatCpu.system) / 1000;
-        if (ranMs >= late / 4) this.startProfiler();
+      if (!this.profiler && this.options.profileBlocks === 'after-block' && ranMs >= late / 4) {
+        this.startProfiler();
       }
     } else if (this.profiler && now - this.lastRoll > 10_000) {
       if (this.options.profileBlocks === 'after-block' && now - this.lastBlockAt > 60_000) {
         this.stopProfiler();
       } else this.roll();
     }
-    this.beatCpu = this.profiler ? null : cpu;
+    this.beatCpu = cpu;
     this.lastBeat = performance.now();
     this.scheduleBeat();
   }
@@ -224,6 +276,7 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
     const profile = this.profiler?.roll() ?? null;
     this.lastRoll = performance.now();
     if (profile) {
+      this.merger?.add(profile);
       const { samples, idle } = this.hot.add(profile);
       this.profSamples += samples;
       this.profIdle += idle;
@@ -233,7 +286,7 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
     return profile;
   }
 
-  private onBlock(fromMs: number, toMs: number, late: number): void {
+  private onBlock(fromMs: number, toMs: number, late: number, ranMs: number): void {
     // performance.now() and V8 profile times share the monotonic clock; only the origin differs.
     const originUs = Number(process.hrtime.bigint() / 1000n) - performance.now() * 1000;
     let duration = late;
@@ -257,9 +310,30 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
           startPerf = (a.firstUs - originUs) / 1000;
         }
       }
-      busyShare = round(Math.min(1, (a.samples * this.options.profilerInterval) / 1000 / duration));
+      // Busy samples spread over the block mean code ran throughout, even if a loaded machine
+      // let it run only now and then (its own slowness is still this code's block).
+      const spread = a.samples >= 2 ? (a.lastUs - a.firstUs) / 1000 / duration : 0;
+      busyShare = Math.min(
+        1,
+        Math.max(spread, (a.samples * this.options.profilerInterval) / 1000 / duration),
+      );
+    }
+    // The process's CPU time over the block is the other witness that it ran (all threads: an
+    // upper bound when other threads were busy too).
+    busyShare = round(Math.max(profile ? busyShare : 0, Math.min(1, ranMs / Math.max(1, late))));
+    // The request being handled when the loop blocked: the last one that started before the
+    // block began, within a second (a handler usually runs right after its request's start is
+    // published; with many requests in flight this is a best guess).
+    let route: Block['route'];
+    for (let i = this.requests.length - 1; i >= 0; i--) {
+      const r = this.requests[i]!;
+      if (r.at <= startPerf + 1 && r.at >= startPerf - 1000) {
+        route = { method: r.method, path: r.path };
+        break;
+      }
     }
     const block: Block = {
+      ...(route ? { route } : {}),
       start: Math.round(performance.timeOrigin + startPerf),
       duration: round(duration),
       stack,
@@ -276,10 +350,23 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
     this.emit('block', block);
   }
 
-  private processStats(from: NodeJS.CpuUsage, elapsedMs: number): ProcessStats {
+  private processStats(
+    from: NodeJS.CpuUsage,
+    elapsedMs: number,
+    gc: { count: number; pauseMs: number } | null,
+  ): ProcessStats {
     const cpu = process.cpuUsage(from);
     const mem = process.memoryUsage();
     return {
+      ...(gc
+        ? {
+            gc: {
+              count: gc.count,
+              pauseMs: round(gc.pauseMs),
+              share: round(Math.min(1, gc.pauseMs / Math.max(1, elapsedMs))),
+            },
+          }
+        : {}),
       cpu: {
         user: round(cpu.user / 1000),
         system: round(cpu.system / 1000),
@@ -326,7 +413,12 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
     this.uvLast = uvCounters();
     this.blocksInterval = [];
     this.intervalBlockedTime = 0;
-    const proc = this.processStats(this.cpuLast!, end - this.intervalStart);
+    const proc = this.processStats(
+      this.cpuLast!,
+      end - this.intervalStart,
+      this.gcObserver ? this.gcInterval : null,
+    );
+    this.gcInterval = { count: 0, pauseMs: 0 };
     this.cpuLast = process.cpuUsage();
     const sample: Sample = {
       start: this.intervalStart,
@@ -374,7 +466,14 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
         loop: this.loopDelta(this.uvStart),
       },
       threadpool: this.tracker ? this.tracker.sinceStart() : disabledThreadpoolStats(),
-      process: this.processStats(this.cpuStart!, end - this.startedAt),
+      process: {
+        ...this.processStats(
+          this.cpuStart!,
+          end - this.startedAt,
+          this.gcObserver ? this.gcTotal : null,
+        ),
+        heapUsedAtStart: this.heapAtStart,
+      },
       pools: this.poolWatcher?.sinceStart() ?? [],
     };
   }
@@ -400,6 +499,13 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
     return [...this.samples];
   }
 
+  cpuProfile(): MergedProfile | null {
+    if (!this.merger) return null;
+    // Profile times are µs on the monotonic clock that performance.now() reads.
+    const originUs = Number(process.hrtime.bigint() / 1000n) - performance.now() * 1000;
+    return this.merger.result(performance.timeOrigin - originUs / 1000);
+  }
+
   stop(): this {
     if (!this.active) return this;
     // Close the open interval so its data is not lost, then freeze the totals.
@@ -415,6 +521,10 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
     this.tracker = null;
     this.poolWatcher?.stop();
     this.poolWatcher = null;
+    this.gcObserver?.disconnect();
+    this.gcObserver = null;
+    if (this.onRequest) diagnosticsChannel.unsubscribe('http.server.request.start', this.onRequest);
+    this.onRequest = null;
     this.active = false;
     this.frozen = snap;
     return this;

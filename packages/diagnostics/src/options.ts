@@ -60,6 +60,19 @@ export interface MonitorOptions {
    * hot task functions. Defaults to true (false in production mode).
    */
   profilePools?: boolean;
+  /**
+   * Keep the CPU profile of the whole run (the block profiler's windows merged), for
+   * `monitor.cpuProfile()`; the CLI's `--cpuprofile` and HTML flame graph use it. Memory grows
+   * with the run (one entry per sample). Defaults to false.
+   */
+  keepProfile?: boolean;
+  /** Measure garbage-collection pauses (a `perf_hooks` observer of 'gc' entries). Defaults to true. */
+  gc?: boolean;
+  /**
+   * Name the HTTP route (method and path) a block happened in, from Node's
+   * `http.server.request.start` diagnostics channel. Defaults to true.
+   */
+  routes?: boolean;
   /** How often the canary thread-pool request is sent, in ms (0 disables it). Defaults to 250. */
   probeInterval?: number;
   /** How many recent blocks `snapshot()` keeps. Defaults to 20. */
@@ -81,6 +94,9 @@ export const defaultMonitorOptions: Required<MonitorOptions> = Object.freeze({
   probeInterval: 250,
   pools: true,
   profilePools: true,
+  routes: true,
+  gc: true,
+  keepProfile: false,
   maxBlocks: 20,
   maxSamples: 3600,
 });
@@ -118,7 +134,14 @@ export function resolveMonitorOptions(options: MonitorOptions = {}): Required<Mo
   if (options.probeInterval !== undefined && options.probeInterval !== 0) {
     positive('probeInterval', options.probeInterval);
   }
-  for (const key of ['threadpool', 'pools', 'profilePools'] as const) {
+  for (const key of [
+    'threadpool',
+    'pools',
+    'profilePools',
+    'routes',
+    'gc',
+    'keepProfile',
+  ] as const) {
     if (options[key] !== undefined && typeof options[key] !== 'boolean') {
       throw new TypeError(`options.${key} must be a boolean`);
     }

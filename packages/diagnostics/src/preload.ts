@@ -4,7 +4,7 @@
  * named by OFFTHREAD_DIAG_OUT. A file, not stdout or an IPC channel: the app's stdio and
  * `process.send` stay untouched, and synchronous appends survive `process.exit()` and crashes.
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import net from 'node:net';
 import { isMainThread } from 'node:worker_threads';
 import { createMonitor } from './monitor.js';
@@ -12,6 +12,8 @@ import type { MonitorOptions } from './options.js';
 
 export const OUT_ENV = 'OFFTHREAD_DIAG_OUT';
 export const OPTIONS_ENV = 'OFFTHREAD_DIAG_OPTIONS';
+/** Where to write the run's CPU profile (`--cpuprofile`, and the HTML flame graph). */
+export const CPUPROFILE_ENV = 'OFFTHREAD_DIAG_CPUPROFILE';
 
 /**
  * Package managers and launchers that run the app as a child (`npm start`, `npx`, `pnpm run`,
@@ -34,8 +36,11 @@ function setup(): void {
   }
   // Child processes of the app must not report too: hide the variables from them.
   const options = JSON.parse(process.env[OPTIONS_ENV] || '{}') as MonitorOptions;
+  const cpuprofile = process.env[CPUPROFILE_ENV];
+  if (cpuprofile) options.keepProfile = true;
   delete process.env[OUT_ENV];
   delete process.env[OPTIONS_ENV];
+  delete process.env[CPUPROFILE_ENV];
   let open = true;
   const write = (record: object) => {
     if (!open) return;
@@ -78,6 +83,11 @@ function setup(): void {
     if (finished) return;
     finished = true;
     monitor.stop();
+    if (cpuprofile) {
+      try {
+        writeFileSync(cpuprofile, JSON.stringify(monitor.cpuProfile()));
+      } catch {}
+    }
     const snap = monitor.snapshot();
     write({ type: 'final', reason, snapshot: snap });
     open = false;

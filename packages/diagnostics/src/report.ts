@@ -1,3 +1,4 @@
+import type { BaselineComparison } from './baseline.js';
 import type { MonitorOptions } from './options.js';
 import type { Block, ProfileStats, Sample } from './types.js';
 import { blockCulprits, formatFrame, type Verdict } from './verdict.js';
@@ -36,6 +37,8 @@ export interface RunReport {
   sinceStart: Sample | null;
   profile: ProfileStats | null;
   verdict: Verdict;
+  /** With `--baseline`: the comparison with the earlier report. */
+  baseline?: BaselineComparison;
 }
 
 const ms = (n: number) => `${n >= 100 ? Math.round(n) : Math.round(n * 10) / 10} ms`;

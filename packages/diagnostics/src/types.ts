@@ -25,11 +25,17 @@ export interface Block {
   /** Share (0..1) of the block's samples whose top user frame is `stack[0]`. */
   share: number;
   /**
-   * Share (0..1) of the block during which the profiler found the thread running. Low values
-   * mean the thread was not running at all (descheduled by a busy machine), so no code of the
-   * app is to blame. 1 when the profiler is off.
+   * Share (0..1) of the block during which the process ran: the larger of the profiler's busy
+   * samples and the process's CPU time over the block (its sampling thread can starve on a busy
+   * machine too). Low values mean the thread was not running at all (descheduled by a busy
+   * machine), so no code of the app is to blame.
    */
   busyShare: number;
+  /**
+   * The HTTP request being handled when the loop blocked (from Node's `http.server.request.start`
+   * diagnostics channel): method and path, query dropped. Absent when no request was.
+   */
+  route?: { method: string; path: string };
 }
 
 /** Event-loop delay distribution in ms (the timer lateness, resolution subtracted). */
@@ -124,6 +130,14 @@ export interface ProcessStats {
   cpu: { user: number; system: number; percent: number };
   /** Memory at the end of the period, bytes. */
   memory: { rss: number; heapUsed: number; heapTotal: number; external: number };
+  /**
+   * Garbage-collection pauses of this thread over the period (from `perf_hooks` 'gc' entries):
+   * how many, their total length (ms) and their share of the period (0..1). Absent with
+   * `gc: false` and in older reports.
+   */
+  gc?: { count: number; pauseMs: number; share: number };
+  /** `sinceStart` only: heap used when the monitor started, bytes. */
+  heapUsedAtStart?: number;
 }
 
 /** A user function that was on top of the (user part of the) stack in CPU samples. */

@@ -11,6 +11,7 @@ export type VerdictKind =
   | 'pool-saturated'
   | 'threadpool-saturated'
   | 'cpu-bound'
+  | 'gc-pressure'
   | 'healthy'
   | 'insufficient-data';
 
@@ -45,6 +46,8 @@ export interface DiagnoseOptions {
   cpuUtilization?: number;
   /** Share (0..1) of busy CPU samples in user code needed for CPU-bound. Defaults to 0.5. */
   cpuUserShare?: number;
+  /** Share (0..1) of the run spent in GC pauses that counts as GC pressure. Defaults to 0.1. */
+  gcShare?: number;
   /** A run shorter than this (ms) without findings is `insufficient-data`. Defaults to 1000. */
   minDuration?: number;
 }
@@ -55,6 +58,7 @@ export const defaultDiagnoseOptions: Required<DiagnoseOptions> = Object.freeze({
   waitThreshold: 10,
   cpuUtilization: 0.9,
   cpuUserShare: 0.5,
+  gcShare: 0.1,
   minDuration: 1000,
 });
 
@@ -80,25 +84,61 @@ function offloadAdvice(fn: string): string {
 }
 
 /** Group blocks by their top user frame; biggest total blocked time first. */
-export function blockCulprits(
-  blocks: Block[],
-): { frame: StackFrame; count: number; time: number; max: number; stack: StackFrame[] }[] {
+export function blockCulprits(blocks: Block[]): {
+  frame: StackFrame;
+  count: number;
+  time: number;
+  max: number;
+  stack: StackFrame[];
+  /** The HTTP route most of these blocks happened in, e.g. `GET /report`. */
+  route?: string;
+}[] {
   const by = new Map<
     string,
-    { frame: StackFrame; count: number; time: number; max: number; stack: StackFrame[] }
+    {
+      frame: StackFrame;
+      count: number;
+      time: number;
+      max: number;
+      stack: StackFrame[];
+      routes: Map<string, number>;
+    }
   >();
   for (const b of blocks) {
     const top = b.stack[0];
     if ((b.busyShare ?? 1) < 0.5) continue;
     if (!top || !isUserFrame(top)) continue;
     const k = `${top.functionName} ${top.url}:${top.line}`;
-    const e = by.get(k) ?? { frame: top, count: 0, time: 0, max: 0, stack: b.stack };
+    const e = by.get(k) ?? {
+      frame: top,
+      count: 0,
+      time: 0,
+      max: 0,
+      stack: b.stack,
+      routes: new Map<string, number>(),
+    };
+    if (b.route) {
+      const r = `${b.route.method} ${b.route.path}`;
+      e.routes.set(r, (e.routes.get(r) ?? 0) + 1);
+    }
     e.count++;
     e.time += b.duration;
     e.max = Math.max(e.max, b.duration);
     by.set(k, e);
   }
-  return [...by.values()].sort((a, b) => b.time - a.time);
+  return [...by.values()]
+    .sort((a, b) => b.time - a.time)
+    .map(({ routes, ...e }) => {
+      let route: string | undefined;
+      let most = 0;
+      for (const [r, n] of routes) {
+        if (n > most) {
+          most = n;
+          route = r;
+        }
+      }
+      return route ? { ...e, route } : e;
+    });
 }
 
 /**
@@ -140,6 +180,9 @@ export function diagnose(input: DiagnoseInput, options: DiagnoseOptions = {}): V
     let recommendation = offloadAdvice('the blocking code');
     const top = culprits[0];
     if (top) {
+      if (top.route) {
+        evidence.push(`${top.route} blocked ${ms(top.max)} in ${top.frame.functionName}()`);
+      }
       evidence.push(
         `blocking function: ${formatFrame(top.frame)}, in ${top.count} block${top.count === 1 ? '' : 's'} (longest ${ms(top.max)})`,
       );
@@ -215,6 +258,29 @@ export function diagnose(input: DiagnoseInput, options: DiagnoseOptions = {}): V
       recommendation: first
         ? offloadAdvice(`\`${first.frame.functionName}\``)
         : offloadAdvice('the hottest functions'),
+    });
+  }
+
+  // GC pressure: a large share of the run in GC pauses. A CPU-bound or blocked app pauses for
+  // GC no more than a healthy one, so this reads pauses, not ELU or delay.
+  const gc = s.process.gc;
+  if (gc && s.duration >= o.minDuration && gc.share >= o.gcShare) {
+    const mb = (n: number) => `${Math.round(n / 1048576)} MB`;
+    const start = s.process.heapUsedAtStart;
+    const end = s.process.memory.heapUsed;
+    const grew = start !== undefined && end > start * 1.5 && end - start > 50 * 1048576;
+    findings.push({
+      kind: 'gc-pressure',
+      title: 'GC pressure',
+      evidence: [
+        `${pct(gc.share)} of the run in ${gc.count} garbage-collection pauses (${ms(gc.pauseMs)} in total)`,
+        start !== undefined
+          ? `heap used ${mb(start)} at start, ${mb(end)} at the end (heap total ${mb(s.process.memory.heapTotal)})`
+          : `heap used ${mb(end)} (heap total ${mb(s.process.memory.heapTotal)})`,
+      ],
+      recommendation: grew
+        ? 'The heap keeps growing: look for a leak (objects kept in a cache, a map or closures that is never trimmed) with a heap snapshot (node --heapsnapshot-signal=SIGUSR2, Chrome DevTools). If the data is meant to stay, raise the limit with --max-old-space-size.'
+        : 'Allocate less per request: reuse buffers and objects, avoid building large temporary arrays and strings (e.g. stream JSON instead of JSON.stringify on big objects). If the heap is near its limit, raise it with --max-old-space-size.',
     });
   }
 

@@ -1,7 +1,7 @@
 import { parseArgs as parseNodeArgs } from 'node:util';
 import { DiagnosticsError, DiagnosticsErrorCode } from '../errors.js';
 
-export type FailOn = 'event-loop' | 'threadpool' | 'pool' | 'cpu';
+export type FailOn = 'event-loop' | 'threadpool' | 'pool' | 'cpu' | 'gc';
 
 export interface CliArgs {
   command: 'doctor' | 'watch' | 'help' | 'version';
@@ -13,11 +13,17 @@ export interface CliArgs {
   /** Path, `-` for stdout, or null. */
   json: string | null;
   html: string | null;
+  /** Where to write the run's `.cpuprofile` (doctor). */
+  cpuprofile: string | null;
   failOn: FailOn[];
   listenTimeout: number;
   sampleInterval: number;
   blockThreshold: number;
   quiet: boolean;
+  /** An earlier `--json` report to compare with (doctor). */
+  baseline: string | null;
+  /** Allowed relative increase before `--baseline` fails, e.g. 0.2. */
+  baselineThreshold: number;
   target: string[];
 }
 
@@ -58,6 +64,7 @@ const FAIL_ON: Record<string, FailOn> = {
   threadpool: 'threadpool',
   'thread-pool': 'threadpool',
   pool: 'pool',
+  gc: 'gc',
   cpu: 'cpu',
   'cpu-bound': 'cpu',
 };
@@ -74,7 +81,10 @@ const DOCTOR = {
   load: { type: 'string' },
   json: { type: 'string' },
   html: { type: 'string' },
+  cpuprofile: { type: 'string' },
   'listen-timeout': { type: 'string' },
+  baseline: { type: 'string' },
+  'baseline-threshold': { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
 } as const;
 
@@ -113,11 +123,14 @@ export function parseArgs(argv: string[]): CliArgs {
     load: null,
     json: null,
     html: null,
+    cpuprofile: null,
     failOn: [],
     listenTimeout: 15_000,
     sampleInterval: 1000,
     blockThreshold: 50,
     quiet: false,
+    baseline: null,
+    baselineThreshold: 0.2,
     target: [],
   };
   const dash = argv.indexOf('--');
@@ -169,17 +182,29 @@ export function parseArgs(argv: string[]): CliArgs {
   args.load = str('load') ?? null;
   args.json = str('json') ?? null;
   args.html = str('html') ?? null;
+  args.cpuprofile = str('cpuprofile') ?? null;
   if (args.html === '-') throw usage('--html needs a file name ("-" is only for --json)', command);
   args.quiet = Boolean(values.quiet);
+  args.baseline = str('baseline') ?? null;
+  if (str('baseline-threshold') !== undefined) {
+    const m = /^(\d+(?:\.\d+)?)%$/.exec(str('baseline-threshold')!.trim());
+    if (!m) {
+      throw usage(
+        `--baseline-threshold must be a percentage like 20%, got "${str('baseline-threshold')}"`,
+        command,
+      );
+    }
+    args.baselineThreshold = Number(m[1]) / 100;
+  }
   for (const part of (str('fail-on') ?? '')
     .split(',')
     .map((p) => p.trim())
     .filter(Boolean)) {
-    if (part === 'any') args.failOn.push('event-loop', 'threadpool', 'pool', 'cpu');
+    if (part === 'any') args.failOn.push('event-loop', 'threadpool', 'pool', 'cpu', 'gc');
     else if (FAIL_ON[part]) args.failOn.push(FAIL_ON[part]);
     else
       throw usage(
-        `--fail-on accepts event-loop, threadpool, pool, cpu or any, got "${part}"`,
+        `--fail-on accepts event-loop, threadpool, pool, cpu, gc or any, got "${part}"`,
         command,
       );
   }
@@ -228,9 +253,14 @@ Options:
   --listen-timeout <t>     with --load: give up if the app has not listened after t (default 15s)
   --json <file>            write the full report as JSON ("-" writes it to stdout, and the text
                            report to stderr)
-  --html <file>            write a self-contained HTML report with charts
-  --fail-on <list>         exit 1 when any of event-loop, threadpool, pool, cpu (or any) is
+  --html <file>            write a self-contained HTML report with charts and flame graphs
+  --cpuprofile <file>      write the main thread's CPU profile of the run (.cpuprofile: open
+                           it in Chrome DevTools or speedscope)
+  --fail-on <list>         exit 1 when any of event-loop, threadpool, pool, cpu, gc (or any) is
                            found
+  --baseline <file>        compare with an earlier --json report; exit 1 when delay p99,
+                           blocked time or CPU per request (with --load) grew past
+                           --baseline-threshold (default 20%)
   --block-threshold <t>    a stall longer than this is a block (default 50ms)
   --sample-interval <t>    sampling period (default 1s)
   -q, --quiet              no progress output
@@ -248,7 +278,7 @@ Runs <command> with the monitor preloaded and redraws a live view every second.
 
 Options:
   -d, --duration <t>       end after t (default: when the command exits, or Ctrl+C)
-  --fail-on <list>         at the end, exit 1 when any of event-loop, threadpool, pool, cpu (or any)
+  --fail-on <list>         at the end, exit 1 when any of event-loop, threadpool, pool, cpu, gc (or any)
                            was found over the whole run
   --block-threshold <t>    a stall longer than this is a block (default 50ms)
   --sample-interval <t>    sampling period (default 1s)

@@ -1,6 +1,17 @@
-import { accessSync, constants, statSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import {
+  accessSync,
+  constants,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { compareToBaseline, formatComparison } from '../baseline.js';
 import { DiagnosticsError, DiagnosticsErrorCode } from '../errors.js';
+import type { MergedProfile } from '../flame.js';
 import { renderHtmlReport } from '../html.js';
 import { formatReport, type LoadSummary, type RunReport } from '../report.js';
 import { diagnose } from '../verdict.js';
@@ -15,6 +26,7 @@ export const KIND_OF: Record<string, string> = {
   'event-loop': 'event-loop-blocked',
   threadpool: 'threadpool-saturated',
   pool: 'pool-saturated',
+  gc: 'gc-pressure',
   cpu: 'cpu-bound',
 };
 
@@ -62,6 +74,27 @@ function writeReportFile(flag: string, path: string, text: string): void {
 export async function doctor(args: CliArgs): Promise<number> {
   if (args.json && args.json !== '-') checkWritable('--json', args.json);
   if (args.html) checkWritable('--html', args.html);
+  if (args.cpuprofile) checkWritable('--cpuprofile', args.cpuprofile);
+  // The flame graphs of --html need the profile too: into a private temp file unless asked for.
+  const profileDir =
+    args.html && !args.cpuprofile ? mkdtempSync(join(tmpdir(), 'offthread-')) : null;
+  const profileFile = args.cpuprofile
+    ? resolve(args.cpuprofile)
+    : profileDir
+      ? join(profileDir, 'run.cpuprofile')
+      : null;
+  let baseline: RunReport | null = null;
+  if (args.baseline) {
+    try {
+      baseline = JSON.parse(readFileSync(args.baseline, 'utf8')) as RunReport;
+      if (baseline?.version !== 1 || !('sinceStart' in baseline)) throw new Error('not a report');
+    } catch (err) {
+      throw new DiagnosticsError(
+        DiagnosticsErrorCode.USAGE,
+        `--baseline: cannot read "${args.baseline}" as an offthread doctor --json report (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}). Write one with --json first.`,
+      );
+    }
+  }
   const loadSpec = args.load !== null ? parseLoad(args.load) : null;
   // With `--json -`, stdout carries the JSON alone: the app's stdout and the text go to stderr.
   const out = args.json === '-' ? process.stderr : process.stdout;
@@ -84,6 +117,7 @@ export async function doctor(args: CliArgs): Promise<number> {
       profilerInterval: 1000,
     },
     stdout: 'pipe',
+    env: profileFile ? { OFFTHREAD_DIAG_CPUPROFILE: profileFile } : {},
     onStdout: (chunk) => progress.passThrough(out, chunk),
     onStderr: (chunk) => progress.passThrough(process.stderr, chunk),
     onRecord: (rec) => {
@@ -234,16 +268,46 @@ export async function doctor(args: CliArgs): Promise<number> {
       'offthread: the monitor never reported from the command. Is it a Node.js (>= 20.19) process started directly (not through a shell or npm)?\n',
     );
   }
+  if (baseline) report.baseline = compareToBaseline(report, baseline, args.baselineThreshold);
   out.write(`\n${formatReport(report, { style: styler(out) })}`);
+  if (report.baseline) out.write(`\n${formatComparison(report.baseline)}`);
   const json = `${JSON.stringify(report, null, 2)}\n`;
   if (args.json === '-') process.stdout.write(json);
   else if (args.json) writeReportFile('--json', args.json, json);
-  if (args.html) writeReportFile('--html', args.html, renderHtmlReport(report));
-  const files = [args.json === '-' ? null : args.json, args.html].filter(Boolean);
+  let profile: MergedProfile | null = null;
+  if (profileFile) {
+    try {
+      profile = JSON.parse(readFileSync(profileFile, 'utf8')) as MergedProfile;
+    } catch {
+      if (args.cpuprofile) {
+        progress.note(
+          `--cpuprofile: the app wrote no profile to ${args.cpuprofile} (did it run under Node.js?)`,
+        );
+      }
+    }
+    if (profileDir) rmSync(profileDir, { recursive: true, force: true });
+  }
+  if (args.html) {
+    writeReportFile(
+      '--html',
+      args.html,
+      renderHtmlReport(report, { profile: profile ?? undefined }),
+    );
+  }
+  const files = [
+    args.json === '-' ? null : args.json,
+    args.html,
+    profile ? args.cpuprofile : null,
+  ].filter(Boolean);
   if (files.length) out.write(`\nWrote ${files.join(' and ')}\n`);
   const failed = args.failOn.filter((f) =>
     report.verdict.findings.some((x) => x.kind === KIND_OF[f]),
   );
+  if (report.baseline?.regressed) {
+    const which = report.baseline.metrics.filter((m) => m.regressed).map((m) => m.name);
+    process.stderr.write(`offthread: regressed against --baseline: ${which.join(', ')}\n`);
+    return 1;
+  }
   if (failed.length > 0) {
     process.stderr.write(`offthread: failing because of --fail-on ${failed.join(',')}\n`);
     return 1;

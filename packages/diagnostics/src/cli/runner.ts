@@ -33,6 +33,8 @@ export interface RunState {
 export interface ChildRunOptions {
   target: string[];
   monitor: MonitorOptions;
+  /** Extra environment for the command (e.g. where the preload writes the CPU profile). */
+  env?: Record<string, string>;
   /** stdio of the child's stdout: inherit (doctor) or pipe (watch). */
   stdout: 'inherit' | 'pipe';
   onRecord?: (record: PreloadRecord, state: RunState) => void;
@@ -101,6 +103,7 @@ export class ChildRun {
         NODE_OPTIONS: withPreload(process.env.NODE_OPTIONS),
         OFFTHREAD_DIAG_OUT: this.file,
         OFFTHREAD_DIAG_OPTIONS: JSON.stringify(o.monitor),
+        ...o.env,
       },
     });
     this.child.stderr!.setEncoding('utf8');
