@@ -2,7 +2,7 @@ import { availableParallelism, cpus } from 'node:os';
 import { loadBuiltin } from './builtin.js';
 import { type CpuProfile, HotFunctionTable } from './profiler.js';
 import { round } from './stats.js';
-import type { HotFunction, PoolSample } from './types.js';
+import type { PoolSample } from './types.js';
 
 /** The part of an @offthread/core `Pool` this module reads (core's `ObservablePool`). */
 interface ObservedPool {
@@ -313,7 +313,10 @@ class PoolProfiler {
     const id = this.nextId++;
     return new Promise((resolve) => {
       let map = this.pending.get(sessionId);
-      if (!map) this.pending.set(sessionId, (map = new Map()));
+      if (!map) {
+        map = new Map();
+        this.pending.set(sessionId, map);
+      }
       map.set(id, resolve);
       this.session?.post('NodeWorker.sendMessageToWorker', {
         sessionId,
