@@ -73,6 +73,28 @@ describe.skipIf(!haveChromium)('docs site in a browser', () => {
     await page.close();
   });
 
+  it('draws a chart next to each benchmark and measurement table, as inline SVG', async () => {
+    const page = await browser.newPage({ viewport: VIEWPORT });
+    const counts: Record<string, number> = {};
+    for (const path of ['/benchmarks', '/guide/profiling-nest', '/guide/why']) {
+      await page.goto(base + path, { waitUntil: 'load' });
+      counts[path] = await page.evaluate(
+        () =>
+          [...document.querySelectorAll('.vp-doc figure.chart svg')].filter(
+            (svg) =>
+              // A chart right after its table, with one bar per row of data.
+              svg.closest('.charts')?.previousElementSibling?.tagName === 'TABLE' &&
+              svg.querySelectorAll('rect').length >= 2,
+          ).length,
+      );
+    }
+    await page.close();
+    // RESULTS.md: 5 sections; the summary table: latency and throughput.
+    expect(counts['/benchmarks']).toBeGreaterThanOrEqual(7);
+    expect(counts['/guide/profiling-nest']).toBeGreaterThanOrEqual(1);
+    expect(counts['/guide/why']).toBeGreaterThanOrEqual(1);
+  });
+
   it('has no broken internal link, console error or empty page', async () => {
     const queue: string[] = ['/', '/guide/why', '/api/']; // the home page, and each sidebar
     const seen = new Set(queue);
