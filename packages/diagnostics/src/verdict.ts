@@ -76,6 +76,13 @@ export function formatFrame(f: StackFrame): string {
   return f.line > 0 ? `${f.functionName} (${f.file}:${f.line}:${f.column})` : `${f.functionName}`;
 }
 
+/**
+ * A block counts as the app's when the process ran for at least this share of it. A process
+ * descheduled while idle runs ~0% of the stall; blocking code on a machine with 3-4 runnable
+ * processes per core still gets a quarter or more.
+ */
+const RAN = 0.25;
+
 const ms = (n: number) => `${n >= 100 ? Math.round(n) : Math.round(n * 10) / 10} ms`;
 const pct = (n: number) => `${Math.round(n * 100)}%`;
 
@@ -106,7 +113,7 @@ export function blockCulprits(blocks: Block[]): {
   >();
   for (const b of blocks) {
     const top = b.stack[0];
-    if ((b.busyShare ?? 1) < 0.5) continue;
+    if ((b.busyShare ?? 1) < RAN) continue;
     if (!top || !isUserFrame(top)) continue;
     const k = `${top.functionName} ${top.url}:${top.line}`;
     const e = by.get(k) ?? {
@@ -161,7 +168,7 @@ export function diagnose(input: DiagnoseInput, options: DiagnoseOptions = {}): V
   // Blocks during which the thread mostly did not run (a busy machine descheduled it) are not
   // the app's fault; only blocks where code ran count.
   const ranBlocks = blocks.filter(
-    (b) => b.duration >= o.blockThreshold && (b.busyShare ?? 1) >= 0.5,
+    (b) => b.duration >= o.blockThreshold && (b.busyShare ?? 1) >= RAN,
   );
   const starved = blocks.length - ranBlocks.length;
   if (
