@@ -39,7 +39,8 @@ afterAll(async () => {
 async function rawJob(data: unknown): Promise<unknown> {
   const connection = { host: '127.0.0.1', port: redis.port };
   const q = new Queue(queue, { connection });
-  const events = new QueueEvents(queue, { connection });
+  // From the stream's start: with '$' an event written before the first read would be missed.
+  const events = new QueueEvents(queue, { connection, lastEventId: '0-0' });
   try {
     await events.waitUntilReady();
     // Listen before adding: the worker removes a finished job at once.
