@@ -145,12 +145,7 @@ export function offThread(
   const filename = resolveModulePath(handlerModule, { label: 'offThread() handlerModule' });
   const pool = o.pool ?? getDefaultPool();
   const { retryAfter, respondToOverload, locals } = o;
-  const base = {
-    filename: dispatchPath,
-    timeout: o.timeout,
-    queueTimeout: o.queueTimeout,
-    priority: o.priority,
-  };
+  const { timeout, queueTimeout, priority } = o;
   const check = checks.track(
     retryWhileQueueFull(() => pool.run<true>(filename, { filename: dispatchPath, name: 'check' })),
   );
@@ -205,7 +200,10 @@ export function offThread(
 
     pool
       .run<DispatchResult>(arg, {
-        ...base,
+        filename: dispatchPath,
+        timeout,
+        queueTimeout,
+        priority,
         signal: controller.signal,
       })
       .then(

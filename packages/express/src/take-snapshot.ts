@@ -14,6 +14,8 @@ export function snapshotRequest(
   // Only the body's own bytes: a small Buffer is a view into Node's shared 8 KB pool, and
   // copying the view to a thread would copy (and disclose) the whole pool.
   if (Buffer.isBuffer(body)) body = new Uint8Array(body);
+  // Express's getters recompute on every read (`secure` reads `protocol` again): read once.
+  const protocol = req.protocol;
   const data: RequestData = {
     method: req.method,
     url: req.url,
@@ -26,8 +28,8 @@ export function snapshotRequest(
     body,
     ip: req.ip,
     ips: req.ips,
-    protocol: req.protocol,
-    secure: req.secure,
+    protocol,
+    secure: protocol === 'https',
     hostname: req.hostname,
     locals: locals === undefined ? undefined : pickLocals(locals, req, res),
   };
