@@ -695,18 +695,16 @@ export class RemotePool extends EventEmitter implements TaskPool {
       ?.remove(jobId)
       .then((removed) => {
         // 0: a worker took it meanwhile; it is running and its result will come.
-        if (removed === 1 || !call.started) {
-          if (removed !== 1) return;
-          this.settle(
-            call,
-            offThreadError(
-              RemoteErrorCode.QUEUE_TIMEOUT,
-              `The task waited ${call.queueTimeout} ms in the queue '${this.queueName}' without a worker starting it; it was removed unrun. Add workers or raise queueTimeout.`,
-              { task: call.name },
-            ),
-            false,
-          );
-        }
+        if (removed !== 1) return;
+        this.settle(
+          call,
+          offThreadError(
+            RemoteErrorCode.QUEUE_TIMEOUT,
+            `The task waited ${call.queueTimeout} ms in the queue '${this.queueName}' without a worker starting it; it was removed unrun. Add workers or raise queueTimeout.`,
+            { task: call.name },
+          ),
+          false,
+        );
       })
       .catch(() => {});
   }
@@ -794,12 +792,18 @@ export class RemotePool extends EventEmitter implements TaskPool {
       .then(([counts, workers]) => {
         const now = Date.now();
         const list: RemoteWorkerStats[] = [];
-        for (const raw of Object.values(workers)) {
+        const gone: string[] = [];
+        for (const [id, raw] of Object.entries(workers)) {
           try {
             const w = JSON.parse(raw) as RemoteWorkerStats;
             if (now - w.at < 5000) list.push(w);
-          } catch {}
+            // A worker that died without saying goodbye: its report is dropped after a minute.
+            else if (now - w.at > 60_000) gone.push(id);
+          } catch {
+            gone.push(id);
+          }
         }
+        if (gone.length) this.control?.hdel(k.workers, ...gone).catch(() => {});
         this.remote = {
           waiting: (counts.waiting ?? 0) + (counts.prioritized ?? 0),
           active: counts.active ?? 0,
@@ -835,7 +839,7 @@ export class RemotePool extends EventEmitter implements TaskPool {
       utilization: threads ? Math.round((busy / threads) * 1000) / 1000 : 0,
       threadsReplaced: 0,
       remote: { ...this.remote, connected: this.connected },
-    } as RemotePoolStats;
+    };
   }
 
   /** A typed object whose methods run the named exports of a task module remotely. */
