@@ -17,6 +17,7 @@ import {
   sharedState,
   type TargetRef,
   type TokenRef,
+  type UnknownTarget,
 } from './protocol.js';
 import { findClassInstances, restoreClassInstances } from './result-classes.js';
 
@@ -120,13 +121,6 @@ export class OffThreadHost implements OffThreadRuntime, OnApplicationShutdown {
       transferList ??= [];
       transferList.push(...(options.transfer(...args) as Transferable[]));
     }
-    const payload: CallPayload = {
-      op: 'call',
-      target,
-      method,
-      args,
-      logger: this.options.workerLogger,
-    };
     const runOptions: Record<string, unknown> = { filename: workerEntryFile };
     if (options.timeout !== undefined) runOptions.timeout = options.timeout;
     const scope = sharedState().request.getStore();
@@ -135,12 +129,22 @@ export class OffThreadHost implements OffThreadRuntime, OnApplicationShutdown {
     if (options.priority !== undefined) runOptions.priority = options.priority;
     if (scope?.signal) runOptions.signal = scope.signal;
     if (transferList) runOptions.transferList = transferList;
-    return pool.run(payload, runOptions).then(
-      (result: CallResult) => this.unwrap(result, target.className, method),
-      (error: unknown) => {
-        throw restoreHttpException(error);
-      },
-    );
+    const payload: CallPayload = transferList
+      ? { op: 'call', id: target.id, method, args, target, logger: this.options.workerLogger }
+      : { op: 'call', id: target.id, method, args };
+    const failed = (error: unknown) => {
+      throw restoreHttpException(error);
+    };
+    return pool.run(payload, runOptions).then((result: CallResult | UnknownTarget) => {
+      if (!isUnknownTarget(result)) return this.unwrap(result, target.className, method);
+      // A thread that has not met this target yet (new, or replaced): send it whole, once. The
+      // arguments were not consumed (a transferred buffer is detached: such calls carry the
+      // whole target from the start).
+      const full: CallPayload = { ...payload, target, logger: this.options.workerLogger };
+      return pool
+        .run(full, runOptions)
+        .then((again: CallResult) => this.unwrap(again, target.className, method), failed);
+    }, failed);
   }
 
   /**
@@ -186,7 +190,13 @@ export class OffThreadHost implements OffThreadRuntime, OnApplicationShutdown {
   }
 
   private unwrap(result: CallResult, className: string, method: string): unknown {
-    if (result === null || typeof result !== 'object' || result.offthreadNestResult !== true)
+    // Results without class instances come bare (see worker-entry); an envelope's flag is own.
+    if (
+      result === null ||
+      typeof result !== 'object' ||
+      !Object.hasOwn(result, 'offthreadNestResult') ||
+      result.offthreadNestResult !== true
+    )
       return result;
     if (result.classes) {
       const missing = restoreClassInstances(result.value, result.classes, this.options.classes);
@@ -275,7 +285,9 @@ export class OffThreadHost implements OffThreadRuntime, OnApplicationShutdown {
         `The worker module ${moduleClass.name} is exported from ${displayFile(moduleFile)}, the file that starts the application. Every worker thread loads the worker module's file, so each one would run that file's bootstrap() again and start its own server (listening on the same port: a crash loop). Move ${moduleClass.name} to a file of its own (e.g. ${suggestName(moduleClass.name)}) and import it from there.`,
       );
     }
+    const state = sharedState();
     return {
+      id: `${state.idPrefix}${state.nextId++}`,
       token: tokenRef,
       classFile,
       classExport,
@@ -361,6 +373,15 @@ function existingModuleFile(file: string | undefined): string | undefined {
   }
   throw new TypeError(
     `options.workerModuleFile points to ${path}, which does not exist (nor its .ts/.js counterpart). Name the file that exports workerModule, relative to the file calling forRoot(): new URL('./reports.module.js', import.meta.url).`,
+  );
+}
+
+function isUnknownTarget(result: unknown): result is UnknownTarget {
+  return (
+    result !== null &&
+    typeof result === 'object' &&
+    Object.hasOwn(result, 'offthreadNestUnknownTarget') &&
+    (result as UnknownTarget).offthreadNestUnknownTarget === true
   );
 }
 

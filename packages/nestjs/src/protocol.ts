@@ -30,14 +30,28 @@ export interface TargetRef {
   moduleName: string;
   /** Transient providers are resolved with `resolve()` rather than `get()`. */
   transient: boolean;
+  /**
+   * Names this target in calls after the first, so that calls carry a short id rather than
+   * every path again (copying them cost more than the rest of a call). Unique per process.
+   */
+  id: string;
 }
 
 export interface CallPayload {
   op: 'call';
-  target: TargetRef;
+  /** The target's id; a thread that has not seen it answers {@link UnknownTarget}. */
+  id: string;
+  /** The whole target, sent when a thread did not know the id. */
+  target?: TargetRef;
   method: string;
   args: unknown[];
-  logger: false | LogLevel[];
+  /** Log levels of the worker context, sent with the whole target. */
+  logger?: false | LogLevel[];
+}
+
+/** What a thread answers a call whose target id it has not seen: the caller resends it whole. */
+export interface UnknownTarget {
+  offthreadNestUnknownTarget: true;
 }
 
 export interface CheckPayload {
@@ -95,6 +109,9 @@ export interface RequestScope {
 interface SharedState {
   runtime: OffThreadRuntime | undefined;
   request: AsyncLocalStorage<RequestScope>;
+  /** Prefix of target ids: distinct per process, since one remote worker may serve several. */
+  idPrefix: string;
+  nextId: number;
 }
 
 const key = Symbol.for('offthread.nestjs.state');
@@ -107,7 +124,12 @@ export function sharedState(): SharedState {
   const g = globalThis as Record<symbol, SharedState | undefined>;
   let state = g[key];
   if (!state) {
-    state = { runtime: undefined, request: new AsyncLocalStorage<RequestScope>() };
+    state = {
+      runtime: undefined,
+      request: new AsyncLocalStorage<RequestScope>(),
+      idPrefix: `${process.pid.toString(36)}.${Math.random().toString(36).slice(2, 8)}.`,
+      nextId: 0,
+    };
     g[key] = state;
   }
   return state;

@@ -22,6 +22,18 @@ const kMaxDepth = 32;
  */
 export function findClassInstances(value: unknown): Array<[Path, string]> | undefined {
   if (value === null || typeof value !== 'object') return undefined;
+  // The common case, a plain object of primitives, without allocating.
+  if (Object.getPrototypeOf(value) === Object.prototype) {
+    let flat = true;
+    for (const key in value) {
+      const item = (value as Record<string, unknown>)[key];
+      if (item !== null && typeof item === 'object') {
+        flat = false;
+        break;
+      }
+    }
+    if (flat) return undefined;
+  }
   let found: Array<[Path, string]> | undefined;
   let visited = 0;
   const seen = new Set<object>();

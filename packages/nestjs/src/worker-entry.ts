@@ -16,6 +16,7 @@ import {
   type CheckPayload,
   kHttpChain,
   type TargetRef,
+  type UnknownTarget,
   type WorkerPayload,
 } from './protocol.js';
 import { findClassInstances } from './result-classes.js';
@@ -42,24 +43,27 @@ export default async function offThreadNestTask(payload: WorkerPayload): Promise
 /** Singleton instances already resolved in this thread, by context and token. */
 const resolved = new Map<string, Record<string, unknown>>();
 
-function targetKey(target: TargetRef): string {
-  const t = target.token;
-  const token =
-    t.kind === 'export'
-      ? `e:${t.file}#${t.exportName}`
-      : t.kind === 'string'
-        ? `s:${t.value}`
-        : `y:${t.key}`;
-  return `${target.moduleFile}#${target.moduleExport}|${token}`;
+/** Targets this thread has met, by id (bounded: ids of many processes may reach one thread). */
+const targets = new Map<string, { target: TargetRef; logger: false | LogLevel[] }>();
+const kMaxTargets = 1000;
+
+function remember(target: TargetRef, logger: false | LogLevel[] | undefined): void {
+  if (targets.has(target.id)) return;
+  if (targets.size >= kMaxTargets) targets.delete(targets.keys().next().value as string);
+  targets.set(target.id, { target, logger: logger ?? ['error', 'warn'] });
 }
 
 async function call(payload: CallPayload): Promise<unknown> {
-  const { target, method, args } = payload;
+  const { method, args } = payload;
+  if (payload.target) remember(payload.target, payload.logger);
+  const known = targets.get(payload.id);
+  if (!known) return { offthreadNestUnknownTarget: true } satisfies UnknownTarget;
+  const { target, logger } = known;
   // The hot path: a singleton resolved once per thread is reused without going through loading.
-  const key = target.transient ? undefined : targetKey(target);
+  const key = target.transient ? undefined : target.id;
   let instance = key === undefined ? undefined : resolved.get(key);
   if (instance === undefined) {
-    const app = await context(target, payload.logger);
+    const app = await context(target, logger);
     instance = (await resolveInstance(app, target)) as Record<string, unknown>;
     if (key !== undefined) resolved.set(key, instance);
   }
@@ -76,17 +80,18 @@ async function call(payload: CallPayload): Promise<unknown> {
     markHttpException(error);
     throw error;
   }
-  const result: CallResult = {
-    offthreadNestResult: true,
-    value,
-    classes: findClassInstances(value),
-  };
+  const classes = findClassInstances(value);
+  // Most results need no envelope: it is only added for class instances, or for a value that
+  // could be mistaken for one of the envelopes.
+  if (classes === undefined && !looksLikeEnvelope(value)) return value;
+  const result: CallResult = { offthreadNestResult: true, value, classes };
   return result;
 }
 
 async function check(payload: CheckPayload): Promise<true> {
   const app = await context(payload.module, payload.logger);
   for (const target of payload.targets) {
+    remember(target, payload.logger);
     const instance = (await resolveInstance(app, target)) as Record<string, unknown>;
     checkMetadata(app, target);
     for (const method of target.methods) {
@@ -340,4 +345,13 @@ function markHttpException(error: unknown): void {
     if (name) chain.push(name);
   }
   if (chain.includes('HttpException')) (error as Record<string, unknown>)[kHttpChain] = chain;
+}
+
+function looksLikeEnvelope(value: unknown): boolean {
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    (Object.hasOwn(value, 'offthreadNestResult') ||
+      Object.hasOwn(value, 'offthreadNestUnknownTarget'))
+  );
 }

@@ -30,6 +30,18 @@ describe('dependency injection inside the worker', () => {
     for (const r of replies) expect(r.body.serviceThread).toBe(r.body.threadId);
   });
 
+  it('calls carry a short target id; a thread that never saw the target gets it whole once', async () => {
+    // No start-up check: the thread learns the target from the first call.
+    const { url: fresh } = await startApp({ maxThreads: 1, preflight: false });
+    const completed = async () => (await get(`${fresh}/stats`)).body.completed as number;
+    const before = await completed();
+    expect((await get(`${fresh}/build/10`)).body.value).toBe('#55');
+    // The id-only call, answered "unknown target", then the call with the whole target.
+    expect((await completed()) - before).toBe(2);
+    expect((await get(`${fresh}/build/11`)).body.value).toBe('#89');
+    expect((await completed()) - before).toBe(3);
+  });
+
   it('moves transferables instead of copying them', async () => {
     const reply = await get(`${url}/sum?size=4096`);
     expect(reply.body).toEqual({ total: 4096, detached: true });
