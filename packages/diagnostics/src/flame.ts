@@ -145,7 +145,15 @@ function color(url: string, name: string): string {
   let h = 0;
   for (let i = 0; i < name.length; i++) h = (h * 31 + name.charCodeAt(i)) | 0;
   const j = Math.abs(h % 20);
-  if (url.startsWith('node:') || url === '') return `hsl(0,0%,${72 + (j % 10)}%)`;
+  // Node internals and this monitor's own frames: grey, they are not the app's code.
+  if (
+    url.startsWith('node:') ||
+    url === '' ||
+    url.includes('/diagnostics/dist/') ||
+    url.includes('@offthread/diagnostics')
+  ) {
+    return `hsl(0,0%,${72 + (j % 10)}%)`;
+  }
   if (url.includes('/node_modules/')) return `hsl(${205 + j},55%,${68 + (j % 8)}%)`;
   return `hsl(${18 + j},85%,${60 + (j % 10)}%)`;
 }

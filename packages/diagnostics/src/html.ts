@@ -1,6 +1,6 @@
 import { type MergedProfile, renderIcicle } from './flame.js';
 import type { RunReport } from './report.js';
-import type { Sample } from './types.js';
+import type { Sample, StackFrame } from './types.js';
 import { formatFrame } from './verdict.js';
 
 const esc = (s: unknown) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -11,6 +11,21 @@ interface Series {
   values: number[];
 }
 
+/** Round a step up to 1, 2 or 5 times a power of ten, so ticks read 0, 50, 100, not 37.4. */
+function niceStep(raw: number): number {
+  if (!(raw > 0)) return 1;
+  const p = 10 ** Math.floor(Math.log10(raw));
+  const f = raw / p;
+  return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * p;
+}
+
+/** A line for a reference value across a chart, e.g. the whole run's p99. */
+interface RefLine {
+  name: string;
+  color: string;
+  value: number;
+}
+
 /** A line chart as inline SVG; x is seconds since the run started. */
 function chart(
   title: string,
@@ -18,28 +33,47 @@ function chart(
   xs: number[],
   series: Series[],
   fixedMax?: number,
+  refs: RefLine[] = [],
 ): string {
   const W = 560;
-  const H = 180;
+  const H = 190;
   const L = 48;
-  const B = 24;
+  const B = 34;
   const T = 10;
   const R = 10;
-  const all = series.flatMap((s) => s.values);
-  const max = fixedMax ?? Math.max(1e-9, ...all) * 1.1;
-  const xMax = Math.max(1, ...xs);
+  const all = [...series.flatMap((s) => s.values), ...refs.map((r) => r.value)];
+  // An all-zero series still gets a readable 0..4 axis.
+  const top = Math.max(0, ...all) || 4;
+  const yStep = niceStep((fixedMax ?? top) / 4);
+  const max = fixedMax ?? Math.max(yStep, Math.ceil(top / yStep) * yStep);
+  const xMaxRaw = Math.max(1, ...xs);
+  const xStep = niceStep(xMaxRaw / 6);
+  const xMax = Math.ceil(xMaxRaw / xStep) * xStep;
   const x = (v: number) => L + (v / xMax) * (W - L - R);
   const y = (v: number) => T + (1 - Math.min(v, max) / max) * (H - T - B);
+  const fmt = (v: number) =>
+    v >= 10 || Number.isInteger(v) ? Math.round(v) : Math.round(v * 100) / 100;
   const grid: string[] = [];
-  for (let i = 0; i <= 4; i++) {
-    const v = (max * i) / 4;
+  for (let v = 0; v <= max + 1e-9; v += yStep) {
     grid.push(
-      `<line x1="${L}" x2="${W - R}" y1="${y(v)}" y2="${y(v)}" class="grid"/><text x="${L - 6}" y="${y(v) + 4}" text-anchor="end">${esc(v >= 10 ? Math.round(v) : Math.round(v * 100) / 100)}</text>`,
+      `<line x1="${L}" x2="${W - R}" y1="${y(v)}" y2="${y(v)}" class="grid"/><text x="${L - 6}" y="${y(v) + 4}" text-anchor="end">${esc(fmt(v))}</text>`,
+    );
+  }
+  // Time axis: ticks at round seconds, and its title.
+  for (let v = 0; v <= xMax + 1e-9; v += xStep) {
+    grid.push(
+      `<line x1="${x(v)}" x2="${x(v)}" y1="${H - B}" y2="${H - B + 4}" class="axis"/><text x="${x(v)}" y="${H - B + 15}" text-anchor="middle">${esc(fmt(v))}</text>`,
     );
   }
   grid.push(
-    `<text x="${L}" y="${H - 6}">0 s</text><text x="${W - R}" y="${H - 6}" text-anchor="end">${esc(Math.round(xMax))} s</text>`,
+    `<line x1="${L}" x2="${W - R}" y1="${H - B}" y2="${H - B}" class="axis"/><text x="${(L + W - R) / 2}" y="${H - 3}" text-anchor="middle">time since start (s)</text>`,
   );
+  const refLines = refs
+    .map(
+      (r) =>
+        `<line x1="${L}" x2="${W - R}" y1="${y(r.value).toFixed(1)}" y2="${y(r.value).toFixed(1)}" stroke="${r.color}" stroke-width="1.5" stroke-dasharray="6 4" class="ref"/><text x="${W - R - 4}" y="${(y(r.value) - 4).toFixed(1)}" text-anchor="end" style="fill:${r.color}">${esc(r.name)} ${esc(fmt(r.value))}</text>`,
+    )
+    .join('');
   const lines = series
     .map((s) => {
       if (s.values.length === 0) return '';
@@ -62,7 +96,7 @@ function chart(
     .map((s) => `<span class="key"><i style="background:${s.color}"></i>${esc(s.name)}</span>`)
     .join('');
   return `<figure class="chart"><figcaption>${esc(title)} <small>(${esc(unit)})</small></figcaption>
-<svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${esc(title)}">${grid.join('')}${lines}</svg>
+<svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${esc(title)}">${grid.join('')}${lines}${refLines}</svg>
 <div class="legend">${legend}</div></figure>`;
 }
 
@@ -79,7 +113,8 @@ svg.flame text{fill:#1d1f24;pointer-events:none}.muted{color:#5b6475;font-size:1
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(560px,1fr));gap:16px}
 .chart{background:#fff;border:1px solid #e3e6eb;border-radius:8px;margin:0;padding:10px}
 .chart figcaption{font-weight:600;margin-bottom:4px}.chart svg{max-width:100%;height:auto;display:block}
-.chart text{font-size:10px;fill:#6b7385}.grid{stroke:#eceef2}
+.chart text{font-size:10px;fill:#6b7385}.grid{stroke:#eceef2}.axis{stroke:#9aa1ad}
+.count{display:inline-block;background:#eef1f6;border-radius:10px;padding:0 8px;font-size:12px;margin-left:6px}
 .legend{font-size:12px;color:#4a5262}.key{margin-right:14px}.key i{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:4px}
 table{border-collapse:collapse;background:#fff;font-size:13px}td,th{border:1px solid #e3e6eb;padding:4px 8px;text-align:left}
 pre{background:#fff;border:1px solid #e3e6eb;border-radius:6px;padding:8px;overflow:auto;font-size:12px;margin:4px 0 12px}
@@ -106,11 +141,18 @@ export function renderHtmlReport(
     )
     .join('');
   const charts = [
-    chart('Event-loop delay', 'ms', xs, [
-      { name: 'p50', color: '#4c9be8', values: samples.map((x) => x.eventLoop.delay.p50) },
-      { name: 'p99', color: '#e8833a', values: samples.map((x) => x.eventLoop.delay.p99) },
-      { name: 'max', color: '#d64545', values: samples.map((x) => x.eventLoop.delay.max) },
-    ]),
+    chart(
+      'Event-loop delay',
+      'ms',
+      xs,
+      [
+        { name: 'p50', color: '#4c9be8', values: samples.map((x) => x.eventLoop.delay.p50) },
+        { name: 'p99', color: '#e8833a', values: samples.map((x) => x.eventLoop.delay.p99) },
+        { name: 'max', color: '#d64545', values: samples.map((x) => x.eventLoop.delay.max) },
+      ],
+      undefined,
+      s ? [{ name: 'whole-run p99', color: '#b5541a', value: s.eventLoop.delay.p99 }] : [],
+    ),
     chart(
       'Event-loop utilization',
       '%',
@@ -141,22 +183,38 @@ export function renderHtmlReport(
       { name: 'canary p99', color: '#2e9e6a', values: samples.map((x) => x.threadpool.probe.p99) },
     ]),
   ].join('');
-  const blocks = [...report.blocks]
-    .sort((a, b) => b.duration - a.duration)
+  // Identical stacks are one entry with a count: ten blocks in the same function are one story.
+  const groups = new Map<string, { blocks: typeof report.blocks; stack: StackFrame[] }>();
+  for (const b of report.blocks) {
+    const key = b.stack.length
+      ? b.stack.map((f) => `${f.functionName} ${f.url}:${f.line}:${f.column}`).join('|')
+      : '(none)';
+    const g = groups.get(key) ?? { blocks: [], stack: b.stack };
+    g.blocks.push(b);
+    groups.set(key, g);
+  }
+  const blocks = [...groups.values()]
+    .sort(
+      (a, b) =>
+        b.blocks.reduce((n, x) => n + x.duration, 0) - a.blocks.reduce((n, x) => n + x.duration, 0),
+    )
     .slice(0, 20)
-    .map(
-      (
-        b,
-      ) => `<h3>${esc(Math.round(b.duration))} ms at +${esc(((b.start - t0) / 1000).toFixed(1))} s${b.stack[0] ? ` in ${esc(b.stack[0].functionName)}` : ''}</h3>
+    .map((g) => {
+      const longest = g.blocks.reduce((m, x) => (x.duration > m.duration ? x : m));
+      const total = g.blocks.reduce((n, x) => n + x.duration, 0);
+      const routes = [
+        ...new Set(g.blocks.flatMap((x) => (x.route ? [`${x.route.method} ${x.route.path}`] : []))),
+      ];
+      return `<h3>${g.stack[0] ? esc(g.stack[0].functionName) : 'no stack'}<span class="count">×${g.blocks.length}</span> <small>longest ${esc(Math.round(longest.duration))} ms at +${esc(((longest.start - t0) / 1000).toFixed(1))} s, ${esc(Math.round(total))} ms in total${routes.length ? `; ${esc(routes.join(', '))}` : ''}</small></h3>
 <pre>${
-        b.stack.length
-          ? b.stack
+        g.stack.length
+          ? g.stack
               .slice(0, 12)
               .map((f) => `at ${esc(formatFrame(f))}`)
               .join('\n')
-          : '(no JavaScript sampled during this block: the thread was descheduled by the OS, in native code or GC, or the profiler is off)'
-      }</pre>`,
-    )
+          : '(no JavaScript sampled during these blocks: the profiler was not running yet (it starts at the first block unless profileBlocks: true), or the thread was descheduled, in native code or GC)'
+      }</pre>`;
+    })
     .join('');
   const prof = options.profile;
   let flames = '';

@@ -104,6 +104,12 @@ describe('HTML report', () => {
         expect(await whole.locator('title').first().textContent()).toMatch(/samples?, [\d.]+%/);
         await whole.screenshot({ path: join(root, 'test-results', 'flame-graph.png') });
         expect(await page.locator('pre').first().textContent()).toContain('busyWait');
+        // Identical stacks grouped, with a count; a time axis; the whole run's p99 as a line.
+        expect(await page.locator('h3 .count').first().textContent()).toMatch(/^×[2-9]\d*$/);
+        const delay = charts[0]!;
+        expect(await delay.locator('line.ref').count()).toBe(1);
+        expect(await delay.textContent()).toContain('whole-run p99');
+        expect(await delay.textContent()).toContain('time since start (s)');
         const out = join(root, 'test-results');
         await page.screenshot({ path: join(out, 'html-report.png'), fullPage: true });
         expect(errors).toEqual([]);
