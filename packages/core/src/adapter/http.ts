@@ -49,6 +49,10 @@ const table: Record<string, Row> = Object.assign(Object.create(null), {
     500,
     'The request or its result could not be passed to or from a worker thread.',
   ],
+  ERR_OFFTHREAD_RESULT_LOST: [
+    500,
+    'The worker thread stopped before the result of this request could be sent back.',
+  ],
   ERR_OFFTHREAD_ABORTED: [500, 'The work for this request was cancelled.'],
 } satisfies Record<string, Row>);
 
@@ -65,7 +69,7 @@ export const CLIENT_GONE = 'client-gone' as const;
  * | code | status |
  * |---|---|
  * | QUEUE_FULL, QUEUE_TIMEOUT, POOL_CLOSED, TIMEOUT | 503 + Retry-After |
- * | WORKER_EXIT, OUT_OF_MEMORY, WORKER_INIT, TASK_NOT_FOUND, UNCLONEABLE | 500 |
+ * | WORKER_EXIT, OUT_OF_MEMORY, RESULT_LOST, WORKER_INIT, TASK_NOT_FOUND, UNCLONEABLE | 500 |
  * | ABORTED by the adapter's signal | nothing sent |
  * | any other ERR_OFFTHREAD_* (ABORTED by another signal included) | 500 |
  */

@@ -116,11 +116,15 @@ export function createStartupRegistry(): StartupRegistry {
     async ready() {
       const snapshot = [...entries];
       await Promise.all(snapshot.map((e) => e.settled));
-      const failures = snapshot.filter((e) => e.error !== undefined);
-      for (const e of failures) e.markHandled();
-      if (failures.length === 1) throw failures[0].error;
-      if (failures.length > 1) {
-        const errors = failures.map((e) => e.error as Error);
+      const errors: Error[] = [];
+      for (const e of snapshot) {
+        if (e.error === undefined) continue;
+        e.markHandled();
+        errors.push(e.error);
+      }
+      const [only] = errors;
+      if (errors.length === 1 && only) throw only;
+      if (errors.length > 1) {
         throw new AggregateError(
           errors,
           `${errors.length} start-up checks failed:\n- ${errors.map((e) => e.message).join('\n- ')}`,
