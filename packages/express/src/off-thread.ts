@@ -156,7 +156,13 @@ export function offThread(
     next: NextFunction,
   ): void {
     const startupError = check.error;
-    if (startupError) {
+    // Only a module that cannot load is broken for good; a check that failed for another reason
+    // (a pool overloaded at start-up, a thread that died) says nothing about later requests.
+    if (
+      startupError &&
+      (isOffThreadError(startupError, OffThreadErrorCode.WORKER_INIT) ||
+        isOffThreadError(startupError, OffThreadErrorCode.TASK_NOT_FOUND))
+    ) {
       check.warnIfUnhandled();
       next(httpError(startupError, 500, false, retryAfter));
       return;

@@ -49,6 +49,18 @@ describe.each(expressVersions)('offThread() streaming with %s', (_name, express)
     expect(res.text).toBe('chunk 0\nchunk 1\nchunk 2\nchunk 3\nchunk 4\n');
   });
 
+  it('keeps concurrent streams apart (one channel per streaming response)', async () => {
+    // Two threads stream at once, with different bytes; each response must get only its own.
+    const sizes = [70_000, 90_000, 110_000, 130_000];
+    const responses = await Promise.all(
+      sizes.map((size) => fetchText(`${server.url}/stream?plain=1&count=4&size=${size}&delay=5`)),
+    );
+    responses.forEach((res, i) => {
+      expect(res.status).toBe(200);
+      expect(Buffer.byteLength(res.text, 'latin1')).toBe(4 * (sizes[i] ?? 0));
+    });
+  });
+
   it('streams a plain async iterable as application/octet-stream, bytes intact', async () => {
     const res = await fetchText(`${server.url}/stream?plain=1&count=3&size=100000`);
     expect(res.headers['content-type']).toBe('application/octet-stream');
