@@ -35,6 +35,13 @@ describe('nest-sample, built and started like in production', () => {
     expect(offThread.body.threadId).toBeGreaterThan(0);
   });
 
+  it('/manual/:n, the overhead baseline, does the same work through a hand-written pool.run()', async () => {
+    const manual = await json('/manual/30');
+    expect(manual.status).toBe(200);
+    expect(manual.body.primes).toBe(3245);
+    expect(manual.body.threadId).toBeGreaterThan(0);
+  });
+
   it('rejects a bad parameter before any thread is involved', async () => {
     const reply = await json('/offthread/abc');
     expect(reply.status).toBe(400);
