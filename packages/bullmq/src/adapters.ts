@@ -33,12 +33,13 @@ function mapField(
 export const adapterEntries: Record<string, AdapterEntry> = Object.assign(Object.create(null), {
   '@offthread/express': {
     entry: /^dist\/dispatch\.(js|cjs|mjs)$/,
-    // `check(filename)` and `dispatch({ f, r, p })`. The stream port `p` cannot cross machines:
-    // without it the dispatcher collects a streamed body and sends it in one piece.
+    // `check(filename)` and `dispatch({ f, r, c, i })`. The stream channel (`c`, `i`; `p`, a
+    // MessagePort, in earlier versions) is local to the caller's process and cannot cross
+    // machines: without it the dispatcher collects a streamed body and sends it in one piece.
     mapPaths(arg, name, map) {
       if (name === 'check') return typeof arg === 'string' ? map(arg) : arg;
       if (!isRecord(arg)) return arg;
-      const { p: _port, ...rest } = arg;
+      const { p: _port, c: _channel, i: _id, ...rest } = arg;
       return mapField(rest, 'f', map);
     },
   },

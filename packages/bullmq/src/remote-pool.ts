@@ -251,6 +251,8 @@ export class RemotePool extends EventEmitter implements TaskPool {
   private control?: Redis;
   private ready?: Promise<void>;
   private connected = false;
+  /** connect() has completed once: from then on a lost connection rejects calls at once. */
+  private started = false;
   private closing = false;
   private closed = false;
   private completed = 0;
@@ -413,6 +415,7 @@ export class RemotePool extends EventEmitter implements TaskPool {
     await this.checker.startStalledCheckTimer();
     this.refreshTimer = setInterval(() => this.refresh(), 1000);
     this.refreshTimer.unref();
+    this.started = true;
     this.refresh();
   }
 
@@ -524,7 +527,9 @@ export class RemotePool extends EventEmitter implements TaskPool {
         },
       );
     }
-    if (this.ready && !this.connected) {
+    // Once started, a lost connection rejects at once (nothing is buffered); while the first
+    // connection is being made, calls wait for it.
+    if (this.started && !this.connected) {
       throw this.unavailable(new Error('not connected'));
     }
     const data: JobData = { v: 1, m: ref as ModuleRef, n: preload ? (names ?? ['default']) : name };

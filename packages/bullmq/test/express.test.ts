@@ -22,6 +22,11 @@ beforeAll(async () => {
     pool: pool as never,
   });
   app.post('/sum', express.json(), route);
+  const stream = offThread(new URL('./fixtures/stream-handler.mjs', import.meta.url), {
+    pool: pool as never,
+  });
+  app.get('/lines', stream);
+  await stream.ready;
   app.use(
     (
       error: Error & { status?: number },
@@ -56,6 +61,12 @@ describe('an Express route through a remote pool', () => {
     expect(res.status).toBe(200);
     const body = await res.json();
     expect(body).toEqual({ sum: 5, pid: worker.proc.pid, path: '/sum' });
+  });
+
+  it('a streamed body arrives in one piece (the stream channel cannot cross machines)', async () => {
+    const res = await fetch(`${base}/lines?n=4`);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('line 1\nline 2\nline 3\nline 4\n');
   });
 
   it("passes the handler's error with its status to the app's error handler", async () => {

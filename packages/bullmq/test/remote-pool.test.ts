@@ -57,6 +57,16 @@ describe('RemotePool with two worker processes', () => {
     expect(new Set(executions).size).toBe(n);
   });
 
+  it('calls made while the first connection is being made wait for it', async () => {
+    const fresh = new RemotePool({ queue, root: fixtures, connection: redis.url, filename: tasks });
+    try {
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => fresh.run(i)));
+      expect(results).toEqual(Array.from({ length: 20 }, (_, i) => i * 2));
+    } finally {
+      await fresh.destroy();
+    }
+  });
+
   it('keeps v8-serializable types: Dates, Maps, typed arrays, BigInt', async () => {
     const value = {
       at: new Date(0),
