@@ -77,7 +77,7 @@ export type ThreadpoolCounting = 'always' | 'on-queueing';
 /** How long counting stays on after the last sign of queueing, ms. */
 const COUNTING_HOLD_MS = 10_000;
 /** A canary that waited this long (ms) beyond the event loop's own lateness means a queue. */
-const CANARY_QUEUE_MS = 5;
+const CANARY_QUEUE_MS = 10;
 
 /**
  * Counts thread-pool requests made from this thread with async_hooks (init on submit, before on
