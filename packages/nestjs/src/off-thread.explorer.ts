@@ -86,6 +86,11 @@ export class OffThreadExplorer implements OnModuleInit {
           `${ctor.name} is request-scoped${wrapper.scope === Scope.REQUEST ? '' : ' (it depends on a request-scoped provider)'}, so a worker thread has no request to build it for. Move the @OffThread() methods to a singleton provider and pass request data as arguments.`,
         );
       }
+      if (!wrapper.inject && lacksMetadata(ctor)) {
+        problems.push(
+          `${ctor.name} has constructor parameters but no decorator metadata, so Nest injects undefined for them. This code was compiled without emitDecoratorMetadata (esbuild, tsx and Vitest's default transform emit none): under Vitest add unplugin-swc (plugins: [swc.vite()]), under Jest use ts-jest or @swc/jest, or inject each parameter with @Inject(Token).`,
+        );
+      }
       for (const [name, method] of decorated.methods) {
         if (!isAsyncMethod(ctor.prototype, name, method)) {
           problems.push(
@@ -223,6 +228,18 @@ export class OffThreadExplorer implements OnModuleInit {
       );
     }
   }
+}
+
+/** A class Nest constructs with arguments it cannot know: no `design:paramtypes`, no `@Inject()`s. */
+function lacksMetadata(ctor: Function): boolean {
+  if (ctor.length === 0) return false;
+  const reflect = Reflect as unknown as {
+    getMetadata?: (key: string, target: object) => unknown;
+  };
+  if (typeof reflect.getMetadata !== 'function') return true;
+  if (reflect.getMetadata('design:paramtypes', ctor) !== undefined) return false;
+  const explicit = reflect.getMetadata('self:paramtypes', ctor) as unknown[] | undefined;
+  return (explicit?.length ?? 0) < ctor.length;
 }
 
 function isObject(value: unknown): value is object {

@@ -26,7 +26,14 @@ describe('start-up check: code compiled without decorator metadata', () => {
       /StampService has constructor parameters but no decorator metadata/,
     );
     expect(error.message).toMatch(/@Inject\(Token\)/);
-    expect(error.message).toMatch(/inline/);
     expect(error.message).not.toMatch(/install tsx/);
+  });
+
+  it('inline too (a test compiled by Vitest without SWC): the advice names unplugin-swc', async () => {
+    const error = await fixture<typeof NoMeta>('nometa/nometa.js').startupError(true);
+    expect(error.message).toMatch(
+      /StampService has constructor parameters but no decorator metadata/,
+    );
+    expect(error.message).toMatch(/unplugin-swc/);
   });
 });
