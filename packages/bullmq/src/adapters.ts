@@ -6,8 +6,17 @@
  * still only reach code under the worker's root. Only the fields listed here are rewritten.
  */
 
-/** Rewrites each module path in an adapter entry's argument with `map`. */
-type MapPaths = (arg: unknown, name: string, map: (path: string) => string) => unknown;
+/**
+ * Rewrites each module path in an adapter entry's argument with `map`. On the caller, `scope`
+ * is the remote pool's unique id: ids an adapter makes unique per process are prefixed with it,
+ * since the threads of one worker machine serve many caller processes.
+ */
+type MapPaths = (
+  arg: unknown,
+  name: string,
+  map: (path: string) => string,
+  scope?: string,
+) => unknown;
 
 interface AdapterEntry {
   /** Paths inside the package that are worker entries. */
@@ -46,11 +55,16 @@ export const adapterEntries: Record<string, AdapterEntry> = Object.assign(Object
   '@offthread/nestjs': {
     entry: /^dist\/worker-entry\.(js|cjs|mjs)$/,
     // { op: 'call', target } and { op: 'check', module, targets[] }: classFile / moduleFile.
-    mapPaths(arg, _name, map) {
+    // Target ids are unique per caller process only: scoped to the pool on the caller.
+    mapPaths(arg, _name, map, scope) {
       if (!isRecord(arg)) return arg;
+      const scoped = (obj: Record<string, unknown>) =>
+        scope !== undefined && typeof obj.id === 'string'
+          ? { ...obj, id: `${scope}/${obj.id}` }
+          : obj;
       const target = (t: unknown) =>
-        isRecord(t) ? mapField(mapField(t, 'classFile', map), 'moduleFile', map) : t;
-      const out: Record<string, unknown> = { ...arg };
+        isRecord(t) ? scoped(mapField(mapField(t, 'classFile', map), 'moduleFile', map)) : t;
+      const out: Record<string, unknown> = scoped({ ...arg });
       if (isRecord(arg.target)) out.target = target(arg.target);
       if (isRecord(arg.module)) out.module = mapField(arg.module, 'moduleFile', map);
       if (Array.isArray(arg.targets)) out.targets = arg.targets.map(target);

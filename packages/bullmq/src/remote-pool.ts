@@ -496,7 +496,12 @@ export class RemotePool extends EventEmitter implements TaskPool {
     let files: Record<string, string> | undefined;
     if (ref.k === 'p') {
       files = Object.create(null) as Record<string, string>;
-      value = adapterEntries[ref.n].mapPaths(arg, name, (path) => this.relativeFile(path, files!));
+      value = adapterEntries[ref.n].mapPaths(
+        arg,
+        name,
+        (path) => this.relativeFile(path, files!),
+        this.id,
+      );
     }
     let payload: Buffer | undefined;
     if (value !== undefined) {
