@@ -218,6 +218,48 @@ describe('RemotePool with two worker processes', () => {
     await lost.destroy();
   });
 
+  it('close() lets calls in flight finish, then refuses new ones', async () => {
+    const closing = new RemotePool({
+      queue,
+      root: fixtures,
+      connection: redis.url,
+      filename: tasks,
+    });
+    const inFlight = closing.run(300, { name: 'sleepFor' });
+    await new Promise((r) => setTimeout(r, 50));
+    const closed = closing.close();
+    expect((await rejection(closing.run(1))).code).toBe('ERR_OFFTHREAD_POOL_CLOSED');
+    expect(await inFlight).toBe(300);
+    await within(closed, 10_000, 'close()');
+  });
+
+  it('destroy() rejects calls in flight with ERR_OFFTHREAD_POOL_CLOSED and cancels running ones', async () => {
+    const doomed = new RemotePool({
+      queue,
+      root: fixtures,
+      connection: redis.url,
+      filename: tasks,
+    });
+    const marker = join(mkdtempSync(join(tmpdir(), 'offthread-destroy-')), 'marker');
+    const call = rejection(doomed.run({ marker }, { name: 'waitForAbort' }));
+    await within(
+      (async () => {
+        while (!existsSync(`${marker}.started`)) await new Promise((r) => setTimeout(r, 20));
+      })(),
+      30_000,
+      'task start',
+    );
+    await within(doomed.destroy(), 10_000, 'destroy()');
+    expect((await call).code).toBe('ERR_OFFTHREAD_POOL_CLOSED');
+    await within(
+      (async () => {
+        while (!existsSync(marker)) await new Promise((r) => setTimeout(r, 20));
+      })(),
+      10_000,
+      "the remote thread's signal",
+    );
+  });
+
   it('a payload above maxPayloadSize rejects before anything is enqueued', async () => {
     const small = new RemotePool({
       queue,
