@@ -9,6 +9,7 @@ import { Pool } from '@offthread/core';
 import { serve } from './serve.js';
 
 const usage = `Usage: offthread-bullmq serve --queue <name> --root <dir> [options]
+       (or: npx @offthread/bullmq serve ...)
 
 Run the tasks of a RemotePool queue on this machine, in a local offthread thread pool.
 
