@@ -111,6 +111,18 @@ describe('express snippets', () => {
   });
 });
 
+describe('home page snippet', () => {
+  it('home/server.mjs answers the same from the blocking and the off-thread route', async () => {
+    const { child, url } = await start(['server.mjs'], join(snippets, 'home'));
+    await expect((await fetch(`${url}/fib?n=20`)).json()).resolves.toEqual({ result: 6765 });
+    await expect((await fetch(`${url}/fib-blocking?n=20`)).json()).resolves.toEqual({
+      result: 6765,
+    });
+    await expect((await fetch(`${url}/health`)).json()).resolves.toEqual({ ok: true });
+    child.kill('SIGKILL');
+  });
+});
+
 describe('diagnostics snippets', () => {
   it('monitor.mjs reports the 200 ms block', async () => {
     expect(await run('diagnostics/monitor.mjs')).toMatch(/blocks since start: [1-9]/);
