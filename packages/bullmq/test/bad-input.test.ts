@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { Pool } from '@offthread/core';
 import { describe, expect, it } from 'vitest';
 import { RemotePool, serve } from '../src/index.js';
@@ -82,5 +84,20 @@ describe('bad input gets an error naming the option', () => {
     } finally {
       await pool.destroy();
     }
+  });
+
+  it('the serve CLI names a missing or bad flag and exits with code 2', () => {
+    const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
+    const noQueue = run('serve', '--root', fixtures);
+    expect(noQueue.status).toBe(2);
+    expect(noQueue.stderr).toMatch(/--queue is required/);
+    const badThreads = run('serve', '--queue', 'q', '--root', fixtures, '--threads', 'many');
+    expect(badThreads.status).toBe(2);
+    expect(badThreads.stderr).toMatch(/--threads must be a positive integer/);
+    const noCommand = run('--queue', 'q');
+    expect(noCommand.status).toBe(2);
+    expect(noCommand.stderr).toMatch(/expected the command `serve`/);
   });
 });
