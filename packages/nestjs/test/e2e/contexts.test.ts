@@ -3,6 +3,7 @@ import { firstValueFrom } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type * as Contexts from '../fixtures/contexts/contexts.js';
+import { waitFor } from '../support/http.js';
 import { fixture, stagedPackage } from '../support/stage.js';
 
 const { startMicroservice, startGatewayApp } = fixture<typeof Contexts>('contexts/contexts.js');
@@ -70,4 +71,30 @@ describe('pool errors in non-HTTP contexts follow the same table', () => {
       }
     },
   );
+});
+
+describe('a WebSocket client that disconnects aborts its calls', () => {
+  it('the running call sees its signal abort and stops; its thread is kept', async () => {
+    const { app, url } = await startGatewayApp();
+    const pool = app.get<{ stats(): { running: number; failed: number; threadsReplaced: number } }>(
+      'offthread:pool',
+    );
+    const socket = new WebSocket(url);
+    try {
+      await new Promise((resolve, reject) => {
+        socket.once('open', resolve);
+        socket.once('error', reject);
+      });
+      socket.send(JSON.stringify({ event: 'slices', data: 10_000 }));
+      await waitFor(() => pool.stats().running === 1, 'the call to run');
+      socket.terminate();
+      // The task checks its signal every 5 ms: it stops long before its 10 s are up.
+      await waitFor(() => pool.stats().running === 0, 'the call to stop', 5000);
+      expect(pool.stats().failed).toBe(1);
+      expect(pool.stats().threadsReplaced).toBe(0);
+    } finally {
+      socket.terminate();
+      await app.close();
+    }
+  });
 });
