@@ -9,12 +9,13 @@ import { deserializeError, type SerializedError } from './error-serialization.js
 import { abortedError, OffThreadError, OffThreadErrorCode } from './errors.js';
 import { type FunctionRecord, FunctionTable } from './function-table.js';
 import {
-  checkDuration,
   describe,
   type PoolOptions,
   type ResolvedPoolOptions,
   type RunOptions,
   type RunOptionsSnapshot,
+  readCloseOptions,
+  readPreloadOptions,
   readRunOptions,
   resolvePoolOptions,
 } from './options.js';
@@ -209,15 +210,12 @@ export class Pool extends EventEmitter implements TaskPool {
    * ERR_OFFTHREAD_TASK_NOT_FOUND (an export is missing).
    */
   async preload(options: { filename?: string | URL; names?: string[] } = {}): Promise<void> {
-    const names = options.names ?? ['default'];
-    if (!Array.isArray(names)) {
-      throw new TypeError(`options.names must be an array of export names, got ${describe(names)}`);
-    }
+    const { filename, names = ['default'] } = readPreloadOptions(options);
     await Promise.all(
       names.map((name) =>
         this.submit(
           undefined,
-          options.filename === undefined ? { name } : { filename: options.filename, name },
+          filename === undefined ? { name } : { filename, name },
           TaskKind.Check,
         ),
       ),
@@ -276,7 +274,8 @@ export class Pool extends EventEmitter implements TaskPool {
    * then is stopped as by {@link destroy}. Settles whatever state the threads are in.
    */
   close(options: { timeout?: number } = {}): Promise<void> {
-    if (options.timeout !== undefined) checkDuration(options.timeout, 'options.timeout', true);
+    // Read once, from own properties: an inherited `timeout` is not a deadline.
+    const { timeout } = readCloseOptions(options);
     if (this.state === 'destroyed') return this.closed ?? Promise.resolve();
     if (this.state === 'open') {
       this.state = 'closing';
@@ -289,8 +288,8 @@ export class Pool extends EventEmitter implements TaskPool {
       this.checkDrained();
     }
     const closed = this.closed as Promise<void>;
-    if (options.timeout !== undefined && Number.isFinite(options.timeout)) {
-      const timer = setTimeout(() => void this.destroy(), options.timeout);
+    if (timeout !== undefined && Number.isFinite(timeout)) {
+      const timer = setTimeout(() => void this.destroy(), timeout);
       timer.unref();
       void closed.finally(() => clearTimeout(timer));
     }
