@@ -129,7 +129,7 @@ export async function startWorker(options: {
   let out = '';
   proc.stdout?.on('data', (c) => (out += c));
   proc.stderr?.on('data', (c) => (out += c));
-  await waitFor(proc, /serving queue/, 30_000, `worker ${options.id}`);
+  await waitFor(proc, /serving queue/, 60_000, `worker ${options.id}`);
   return {
     proc,
     id: options.id,
