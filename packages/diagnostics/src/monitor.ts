@@ -10,7 +10,7 @@ import {
 import { DiagnosticsError, DiagnosticsErrorCode } from './errors.js';
 import { type MergedProfile, ProfileMerger } from './flame.js';
 import { type MonitorOptions, resolveMonitorOptions } from './options.js';
-import { PoolWatcher } from './pools.js';
+import type { PoolWatcher } from './pools.js';
 import { attribute, type CpuProfile, HotFunctionTable, RollingProfiler } from './profiler.js';
 import { round } from './stats.js';
 import { disabledThreadpoolStats, ThreadpoolTracker } from './threadpool.js';
@@ -184,32 +184,32 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
       });
       this.gcObserver.observe({ entryTypes: ['gc'] });
     }
-    if (o.routes) {
-      // Node's own HTTP server publishes every request here (Express, Nest, Fastify included);
-      // one small object per request, kept only for the last few.
-      this.onRequest = (message) => {
-        const req = (message as { request?: { method?: string; url?: string } }).request;
-        if (!req) return;
-        const url = req.url ?? '';
-        const q = url.indexOf('?');
-        this.requests.push({
-          at: performance.now(),
-          method: req.method ?? 'GET',
-          path: q >= 0 ? url.slice(0, q) : url,
-        });
-        if (this.requests.length > 64) this.requests.splice(0, 32);
-      };
-      diagnosticsChannel.subscribe('http.server.request.start', this.onRequest);
-    }
-    if (o.pools) {
-      this.poolWatcher = new PoolWatcher(o.profilePools, 10_000);
-      this.poolWatcher.start();
-    }
+    if (o.routes === true) this.watchRoutes();
     this.lastBeat = this.lastRoll = performance.now();
     this.scheduleBeat();
     this.sampleTimer = setInterval(() => this.takeSample(), o.sampleInterval);
     this.sampleTimer.unref();
     return this;
+  }
+
+  /** Remember recent HTTP request starts, to name the route a block happened in. */
+  private watchRoutes(): void {
+    if (this.onRequest) return;
+    // Node's own HTTP server publishes every request here (Express, Nest, Fastify included);
+    // one small object per request, kept only for the last few.
+    this.onRequest = (message) => {
+      const req = (message as { request?: { method?: string; url?: string } }).request;
+      if (!req) return;
+      const url = req.url ?? '';
+      const q = url.indexOf('?');
+      this.requests.push({
+        at: performance.now(),
+        method: req.method ?? 'GET',
+        path: q >= 0 ? url.slice(0, q) : url,
+      });
+      if (this.requests.length > 64) this.requests.splice(0, 32);
+    };
+    diagnosticsChannel.subscribe('http.server.request.start', this.onRequest);
   }
 
   private startProfiler(): void {
@@ -258,9 +258,10 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
         : late;
       this.onBlock(this.lastBeat, now, late, ranMs);
       this.lastBlockAt = now;
-      // The first block goes without a stack; the ones that recur get theirs.
-      if (!this.profiler && this.options.profileBlocks === 'after-block' && ranMs >= late / 4) {
-        this.startProfiler();
+      // The first block goes without a stack (and route); the ones that recur get theirs.
+      if (ranMs >= late / 4) {
+        if (!this.profiler && this.options.profileBlocks === 'after-block') this.startProfiler();
+        if (this.options.routes === 'after-block') this.watchRoutes();
       }
     } else if (this.profiler && now - this.lastRoll > 10_000) {
       if (this.options.profileBlocks === 'after-block' && now - this.lastBlockAt > 60_000) {

@@ -70,9 +70,12 @@ export interface MonitorOptions {
   gc?: boolean;
   /**
    * Name the HTTP route (method and path) a block happened in, from Node's
-   * `http.server.request.start` diagnostics channel. Defaults to true.
+   * `http.server.request.start` diagnostics channel: `true` from the start, `'after-block'` from
+   * the first block on (a subscriber makes Node publish a message per request, so an app that
+   * never blocks does not pay for it; blocks that recur get their route), `false` never.
+   * Defaults to `'after-block'`.
    */
-  routes?: boolean;
+  routes?: boolean | 'after-block';
   /** How often the canary thread-pool request is sent, in ms (0 disables it). Defaults to 250. */
   probeInterval?: number;
   /** How many recent blocks `snapshot()` keeps. Defaults to 20. */
@@ -94,7 +97,7 @@ export const defaultMonitorOptions: Required<MonitorOptions> = Object.freeze({
   probeInterval: 250,
   pools: true,
   profilePools: true,
-  routes: true,
+  routes: 'after-block',
   gc: true,
   keepProfile: false,
   maxBlocks: 20,
@@ -134,14 +137,14 @@ export function resolveMonitorOptions(options: MonitorOptions = {}): Required<Mo
   if (options.probeInterval !== undefined && options.probeInterval !== 0) {
     positive('probeInterval', options.probeInterval);
   }
-  for (const key of [
-    'threadpool',
-    'pools',
-    'profilePools',
-    'routes',
-    'gc',
-    'keepProfile',
-  ] as const) {
+  if (
+    options.routes !== undefined &&
+    typeof options.routes !== 'boolean' &&
+    options.routes !== 'after-block'
+  ) {
+    throw new TypeError(`options.routes must be true, false or 'after-block'`);
+  }
+  for (const key of ['threadpool', 'pools', 'profilePools', 'gc', 'keepProfile'] as const) {
     if (options[key] !== undefined && typeof options[key] !== 'boolean') {
       throw new TypeError(`options.${key} must be a boolean`);
     }

@@ -1,5 +1,7 @@
 import { pbkdf2, pbkdf2Sync } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -98,5 +100,33 @@ describe('thread-pool counting on queueing', () => {
     const tp = monitor.snapshot().sinceStart.threadpool;
     expect(tp.counting).toBe(true);
     expect(tp.completed).toBeGreaterThan(0);
+  });
+});
+
+describe('routes', () => {
+  it('by default, names the route of the blocks that recur (subscribed at the first block)', async () => {
+    monitor = createMonitor({ blockThreshold: 40 }).start();
+    const server = http.createServer((req, res) => {
+      if (req.url?.startsWith('/slow')) spinForBlock(120);
+      res.end('ok');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const blocks: Block[] = [];
+      for (let i = 0; i < 3; i++) {
+        const block = nextBlock(monitor);
+        await fetch(`http://127.0.0.1:${port}/slow/${i}?q=1`).then((r) => r.text());
+        blocks.push(await block);
+        await sleep(60);
+      }
+      expect(blocks[0]!.route).toBeUndefined();
+      expect(blocks.slice(1).map((b) => b.route)).toEqual([
+        { method: 'GET', path: '/slow/1' },
+        { method: 'GET', path: '/slow/2' },
+      ]);
+    } finally {
+      server.close();
+    }
   });
 });

@@ -115,6 +115,7 @@ export async function doctor(args: CliArgs): Promise<number> {
       // block (the first one too) is timed and attributed from 1 ms samples.
       profileBlocks: true,
       profilerInterval: 1000,
+      routes: true,
     },
     stdout: 'pipe',
     env: profileFile ? { OFFTHREAD_DIAG_CPUPROFILE: profileFile } : {},

@@ -73,6 +73,7 @@ export async function watch(args: CliArgs): Promise<number> {
       // block (the first one too) is timed and attributed from 1 ms samples.
       profileBlocks: true,
       profilerInterval: 1000,
+      routes: true,
     },
     stdout: 'pipe',
     onStdout: collect,
