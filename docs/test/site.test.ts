@@ -139,6 +139,8 @@ describe.skipIf(!haveChromium)('docs site in a browser', () => {
             scrollWidth: pre.scrollWidth,
             clientWidth: pre.clientWidth,
           })),
+        pageScrollWidth: document.documentElement.scrollWidth,
+        pageWidth: document.documentElement.clientWidth,
         images: [...document.querySelectorAll<HTMLImageElement>('.vp-doc img, .VPHome img')].map(
           (img) => ({
             src: img.getAttribute('src') ?? '',
@@ -150,6 +152,10 @@ describe.skipIf(!haveChromium)('docs site in a browser', () => {
         ),
       }));
       if (info.notFound) problems.push(`${path}: VitePress 404 page`);
+      if (info.pageScrollWidth > info.pageWidth + 1)
+        problems.push(
+          `${path}: the page scrolls sideways at ${VIEWPORT.width} px (${info.pageScrollWidth} px wide)`,
+        );
       for (const block of info.overflowing)
         problems.push(
           `${path}: code block scrolls sideways at ${VIEWPORT.width} px (${block.scrollWidth} > ${block.clientWidth} px): "${block.line}"`,
