@@ -56,7 +56,7 @@ function startExample(main: string, env: Record<string, string> = {}) {
   });
 }
 
-describe('README samples are files that are compiled and run', () => {
+describe('README samples are files that are compiled and run', { timeout: 90_000 }, () => {
   it('every ts block of the README is, verbatim, a file under examples/readme', () => {
     const blocks = readmeBlocks();
     expect(blocks.length).toBeGreaterThanOrEqual(8);

@@ -18,8 +18,8 @@ function runScript(file: string): Promise<{ code: number | null; output: string 
     child.stderr.on('data', (d) => (output += d));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`${file} still running after 20 s:\n${output}`));
-    }, 20_000);
+      reject(new Error(`${file} still running after 60 s:\n${output}`));
+    }, 60_000);
     child.on('exit', (code) => {
       clearTimeout(timer);
       resolve({ code, output });
@@ -27,7 +27,8 @@ function runScript(file: string): Promise<{ code: number | null; output: string 
   });
 }
 
-describe('start-up advice for app layouts threads cannot load', () => {
+// Each case starts a Node process of its own: generous bounds for a loaded machine.
+describe('start-up advice for app layouts threads cannot load', { timeout: 90_000 }, () => {
   it('a worker module exported from the entry file fails start-up instead of re-running bootstrap() in every thread', async () => {
     const { code, output } = await runScript(join(stageDir, 'fixtures/entry/main.js'));
     expect(code).not.toBe(0);
