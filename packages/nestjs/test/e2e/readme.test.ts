@@ -37,8 +37,8 @@ function startExample(main: string, env: Record<string, string> = {}) {
   let output = '';
   return new Promise<{ child: ChildProcess; url: string }>((resolve, reject) => {
     const timer = setTimeout(
-      () => reject(new Error(`no "listening on" after 20 s:\n${output}`)),
-      20_000,
+      () => reject(new Error(`no "listening on" after 60 s:\n${output}`)),
+      60_000,
     );
     child.stderr!.on('data', (d) => (output += d));
     child.stdout!.on('data', (d) => {
