@@ -95,6 +95,23 @@ describe.skipIf(!haveChromium)('docs site in a browser', () => {
     expect(counts['/guide/why']).toBeGreaterThanOrEqual(1);
   });
 
+  it("shows the Pool's own API, without the members it inherits from EventEmitter", async () => {
+    const page = await browser.newPage({ viewport: VIEWPORT });
+    await page.goto(`${base}/api/core/index/classes/Pool`, { waitUntil: 'load' });
+    const { headings, height } = await page.evaluate(() => ({
+      headings: [...document.querySelectorAll('.vp-doc h3')].map((h) =>
+        (h.textContent ?? '').replace(/\u200b|#/g, '').trim(),
+      ),
+      height: document.documentElement.scrollHeight,
+    }));
+    await page.close();
+    expect(headings).toEqual(expect.arrayContaining(['run()', 'close()', 'destroy()', 'stats()']));
+    for (const inherited of ['emit()', 'addListener()', 'listenerCount()', 'setMaxListeners()'])
+      expect(headings).not.toContain(inherited);
+    // It was about 41,000 px tall, mostly EventEmitter's documentation.
+    expect(height).toBeLessThan(15_000);
+  });
+
   it('has no broken internal link, console error or empty page', async () => {
     const queue: string[] = ['/', '/guide/why', '/api/']; // the home page, and each sidebar
     const seen = new Set(queue);
