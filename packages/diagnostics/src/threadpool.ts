@@ -78,6 +78,8 @@ export type ThreadpoolCounting = 'always' | 'on-queueing';
 const COUNTING_HOLD_MS = 10_000;
 /** A canary that waited this long (ms) beyond the event loop's own lateness means a queue. */
 const CANARY_QUEUE_MS = 10;
+/** How many canaries in a row must wait that long before counting switches on. */
+const CANARY_WAITS = 3;
 
 /**
  * Counts thread-pool requests made from this thread with async_hooks (init on submit, before on
@@ -89,7 +91,7 @@ const CANARY_QUEUE_MS = 10;
  * async_hooks cost CPU on every async resource (promises included on Node 20), so with
  * `counting: 'on-queueing'` they are only on while there is something to count: the canary
  * (sent every probe interval) and a cheap look at `process.getActiveResourcesInfo()` watch for
- * a queue, and counting switches on when one shows, and off again 10 s after the last one (two waiting canaries in a row switch it on).
+ * a queue, and counting switches on when one shows, and off again 10 s after the last one (three waiting canaries in a row switch it on).
  */
 export class ThreadpoolTracker {
   readonly size = threadpoolSize();
@@ -110,6 +112,7 @@ export class ThreadpoolTracker {
   private hook: ReturnType<typeof createHook> | null = null;
   private counting = false;
   private canaryWaits = 0;
+  private lastCanaryDone = 0;
   private countingUntil = 0;
   private sampledPeakInterval = 0;
   private sampledPeakTotal = 0;
@@ -323,20 +326,27 @@ export class ThreadpoolTracker {
         this.total.probe.add(ms);
         const poolWait = ms - (this.loopLateness() - late0);
         this.canaryWaits = poolWait >= CANARY_QUEUE_MS ? this.canaryWaits + 1 : 0;
-        // Two waiting canaries in a row: one alone is often just a thread descheduled on a
-        // busy machine.
-        if (this.countingMode !== 'always' && this.canaryWaits >= 2) {
+        // Three waiting canaries in a row: one or two alone are often just a pool thread
+        // descheduled on a busy machine; a saturated pool makes every canary wait.
+        if (this.countingMode !== 'always' && this.canaryWaits >= CANARY_WAITS) {
           if (!this.counting) {
             // Nothing was counted while the canary waited, but its wait proves every thread
-            // was busy that long.
-            this.account(performance.now());
+            // was busy that long; and when the canary before it waited too, the pool was most
+            // likely busy in between.
+            const now = performance.now();
+            this.account(now);
+            const busyMs =
+              this.canaryWaits >= 2 && this.lastCanaryDone > 0
+                ? Math.max(poolWait, now - this.lastCanaryDone)
+                : poolWait;
             for (const p of [this.interval, this.total]) {
-              p.saturatedMs += poolWait;
-              p.busyThreadMs += poolWait * this.size;
+              p.saturatedMs += busyMs;
+              p.busyThreadMs += busyMs * this.size;
             }
           }
           this.sawQueueing();
         }
+        this.lastCanaryDone = performance.now();
       });
     } finally {
       this.probing = false;

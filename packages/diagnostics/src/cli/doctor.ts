@@ -112,10 +112,12 @@ export async function doctor(args: CliArgs): Promise<number> {
       sampleInterval: args.sampleInterval,
       blockThreshold: args.blockThreshold,
       // A diagnosis run buys precision with CPU: the profiler runs from the start, so every
-      // block (the first one too) is timed and attributed from 1 ms samples.
+      // block (the first one too) is timed and attributed from 1 ms samples, every thread-pool
+      // request is counted, and every request's route is known.
       profileBlocks: true,
       profilerInterval: 1000,
       routes: true,
+      threadpoolCounting: 'always',
     },
     stdout: 'pipe',
     env: profileFile ? { OFFTHREAD_DIAG_CPUPROFILE: profileFile } : {},
