@@ -76,6 +76,12 @@ describe('core snippets', () => {
   it('stats.mjs reports 20 completed tasks', async () => {
     expect(await run('core/stats.mjs')).toMatch(/completed: 20/);
   });
+  it('recycle.mjs recycles the thread every 10 tasks without failing any', async () => {
+    expect(await run('core/recycle.mjs')).toBe(
+      'a thread was recycled (maxTasksPerThread) after 10 tasks\n'.repeat(2) +
+        'true threadsRecycled: 2\n',
+    );
+  });
   it('tuning/cluster.mjs divides the threads among processes', async () => {
     expect(await run('tuning/cluster.mjs')).toMatch(/2 processes: maxThreads \d+/);
   });

@@ -22,6 +22,11 @@ export interface DispatchThread {
   readonly ready: boolean;
   readonly exiting: boolean;
   readonly inFlight: { readonly size: number };
+  /**
+   * Tasks it may still be given before it is recycled (pool option maxTasksPerThread);
+   * absent or `Infinity` when there is no such limit.
+   */
+  readonly remaining?: number;
 }
 
 /**
@@ -49,20 +54,26 @@ export function planDispatch<T extends DispatchTask, H extends DispatchThread>(
   const ready: H[] = [];
   for (const thread of threads) if (thread.ready && !thread.exiting) ready.push(thread);
   const load = new Map<H, number>();
+  // How many tasks each thread may hold in this plan: its `remaining` allowance (recycling).
+  const caps = new Map<H, number>();
   for (const thread of ready) {
     let count = thread.inFlight.size;
-    while (count < concurrency && queue.size > 0) {
+    const cap = count + (thread.remaining ?? Number.POSITIVE_INFINITY);
+    while (count < concurrency && count < cap && queue.size > 0) {
       add(plan, thread, queue.shift() as T);
       count++;
     }
     load.set(thread, count);
+    caps.set(thread, cap);
   }
   if (queue.size > 0 && ready.length > 0) {
     const share = Math.ceil(queue.size / (ready.length + starting));
     for (const thread of ready) {
       let count = load.get(thread) ?? thread.inFlight.size;
+      const cap = caps.get(thread) ?? Number.POSITIVE_INFINITY;
       for (let head = queue.peek(); head?.batchable; head = queue.peek()) {
         if (count >= concurrency + Math.min(share, batchAhead(head.fn.averageRunTime))) break;
+        if (count >= cap) break;
         add(plan, thread, queue.shift() as T);
         count++;
       }

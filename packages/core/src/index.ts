@@ -11,7 +11,14 @@ export {
   type OffThreadErrorDetails,
 } from './errors.js';
 export { defaultPoolOptions, type PoolOptions, type RunOptions } from './options.js';
-export { Pool, type PoolProxy, type ProxiedFunction, type ThreadStartFailure } from './pool.js';
+export {
+  Pool,
+  type PoolProxy,
+  type ProxiedFunction,
+  type RecycleReason,
+  type ThreadRecycled,
+  type ThreadStartFailure,
+} from './pool.js';
 export { kPoolWorkers, livePools, type ObservablePool } from './pool-registry.js';
 export type { Percentiles, PoolStats } from './stats.js';
 export { isTaskPool, type TaskPool } from './task-pool.js';

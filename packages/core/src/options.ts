@@ -60,6 +60,19 @@ export interface PoolOptions {
   workerData?: unknown;
   /** A name for the pool, shown in thread names, errors and stats. Defaults to 'offthread'. */
   name?: string;
+  /**
+   * Recycle a thread after it was given this many tasks: it takes no more, finishes the ones it
+   * has, exits gracefully (its onThreadClose hooks run) and a new thread takes its place. No task
+   * fails or runs twice because of it. For task code that leaks. Defaults to `Infinity` (never).
+   */
+  maxTasksPerThread?: number;
+  /**
+   * Recycle a thread (as with `maxTasksPerThread`) once its V8 heap in use passes this many MB,
+   * as measured by the thread after its tasks settle. Set it well below
+   * `resourceLimits.maxOldGenerationSizeMb` so a leak is recycled before it fails a task with
+   * ERR_OFFTHREAD_OUT_OF_MEMORY. Defaults to `Infinity` (never; nothing is measured).
+   */
+  maxThreadHeapMb?: number;
 }
 
 /**
@@ -121,6 +134,8 @@ export const defaultPoolOptions = {
   taskTimeout: undefined as number | undefined,
   abortGracePeriod: 500,
   name: 'offthread',
+  maxTasksPerThread: Number.POSITIVE_INFINITY,
+  maxThreadHeapMb: Number.POSITIVE_INFINITY,
 };
 
 /** {@link PoolOptions} after validation, with defaults filled in. */
@@ -141,6 +156,10 @@ export interface ResolvedPoolOptions {
   execArgv: string[] | undefined;
   workerData: unknown;
   name: string;
+  /** `Infinity` when threads are never recycled for the number of tasks they ran. */
+  maxTasksPerThread: number;
+  /** `Infinity` when threads are never recycled for their heap (nothing is measured then). */
+  maxThreadHeapMb: number;
 }
 
 /**
@@ -254,6 +273,8 @@ const poolOptionKeys = [
   'execArgv',
   'workerData',
   'name',
+  'maxTasksPerThread',
+  'maxThreadHeapMb',
 ] as const;
 
 const resourceLimitKeys = [
@@ -380,6 +401,9 @@ export function resolvePoolOptions(
   if (o.name !== undefined && typeof o.name !== 'string') {
     throw new TypeError(`options.name must be a string, got ${describe(o.name)}`);
   }
+  if (o.maxTasksPerThread !== undefined && o.maxTasksPerThread !== Number.POSITIVE_INFINITY)
+    checkPositiveInteger(o.maxTasksPerThread, 'options.maxTasksPerThread');
+  if (o.maxThreadHeapMb !== undefined) checkHeapMb(o.maxThreadHeapMb, 'options.maxThreadHeapMb');
   const taskTimeout = o.taskTimeout as number | undefined;
   return {
     filename: o.filename === undefined ? undefined : resolveFile(o.filename, 'options.filename'),
@@ -399,7 +423,25 @@ export function resolvePoolOptions(
     execArgv,
     workerData: o.workerData,
     name: (o.name as string | undefined) ?? defaultPoolOptions.name,
+    maxTasksPerThread:
+      (o.maxTasksPerThread as number | undefined) ?? defaultPoolOptions.maxTasksPerThread,
+    maxThreadHeapMb:
+      (o.maxThreadHeapMb as number | undefined) ?? defaultPoolOptions.maxThreadHeapMb,
   };
+}
+
+/** A heap threshold: a positive number of MB, or `Infinity` for none. */
+function checkHeapMb(value: unknown, path: string): void {
+  if (typeof value !== 'number' || Number.isNaN(value)) {
+    throw new TypeError(
+      `${path} must be a positive number of MB (or Infinity to never recycle), got ${describe(value)}`,
+    );
+  }
+  if (!(value > 0)) {
+    throw new RangeError(
+      `${path} must be a positive number of MB (or Infinity to never recycle), got ${value}`,
+    );
+  }
 }
 
 /**

@@ -22,6 +22,7 @@ import {
 import { kPoolWorkers, livePools } from './pool-registry.js';
 import {
   CLOSE_GRACE_MS,
+  decodeHeapHigh,
   decodeResults,
   encodeAbort,
   encodeForget,
@@ -63,6 +64,21 @@ export interface ThreadStartFailure {
   retryInMs: number;
 }
 
+/** Why a thread was recycled (see the `threadRecycled` event). */
+export type RecycleReason = 'maxTasksPerThread' | 'maxThreadHeapMb';
+
+/** What the `threadRecycled` event carries. */
+export interface ThreadRecycled {
+  /** The recycled thread's `threadId`. */
+  threadId: number;
+  /** The option whose limit it reached. */
+  reason: RecycleReason;
+  /** Tasks it was given in its life (including those it still finishes). */
+  tasks: number;
+  /** Its V8 heap in use (MB) when it passed `maxThreadHeapMb`; only for that reason. */
+  heapUsedMb?: number;
+}
+
 /** First wait after a thread failed to start; it doubles with each failure in a row. */
 const START_BACKOFF_MS = 100;
 /** Longest wait between two attempts to start a thread while starts keep failing. */
@@ -77,7 +93,7 @@ const MAX_TASK_ID = 0x7fffffff;
  * (dispatcher.ts) decides where queued tasks go and what a dead thread's tasks were doing.
  *
  * Events: `threadStart` `{ threadId }`, `threadExit` `{ threadId, exitCode, reason }`,
- * `threadStartFailed` ({@link ThreadStartFailure}).
+ * `threadStartFailed` ({@link ThreadStartFailure}), `threadRecycled` ({@link ThreadRecycled}).
  *
  * @example
  * const pool = new Pool({ filename: new URL('./tasks.js', import.meta.url) });
@@ -100,6 +116,7 @@ export class Pool extends EventEmitter implements TaskPool {
   private completed = 0;
   private failed = 0;
   private threadsReplaced = 0;
+  private threadsRecycled = 0;
   /** Thread starts that failed in a row, the last failure, and when the next start may happen. */
   private startFailures = 0;
   private lastStartError: OffThreadError | undefined;
@@ -251,6 +268,7 @@ export class Pool extends EventEmitter implements TaskPool {
       waitTime: this.waitTimes.percentiles(),
       utilization: measured ? Math.round((utilization / measured) * 1000) / 1000 : 0,
       threadsReplaced: this.threadsReplaced,
+      threadsRecycled: this.threadsRecycled,
       threadStartFailures: this.startFailures,
       lastThreadStartError: this.startFailures > 0 ? this.lastStartError?.message : undefined,
     };
@@ -506,6 +524,7 @@ export class Pool extends EventEmitter implements TaskPool {
         ),
       );
     }
+    if (thread.remaining <= 0) this.recycle(thread, 'maxTasksPerThread');
     if (thread.inFlight.size === 0) this.onIdle(thread);
   }
 
@@ -527,6 +546,9 @@ export class Pool extends EventEmitter implements TaskPool {
       this.startFailures = 0;
       this.emit('threadStart', { threadId: thread.worker.threadId });
       if (thread.inFlight.size === 0 && this.queue.size === 0) this.onIdle(thread);
+    } else if (message[0] === Op.HeapHigh) {
+      const heapUsedMb = Math.round((decodeHeapHigh(message) / 1024 / 1024) * 10) / 10;
+      this.recycle(thread, 'maxThreadHeapMb', heapUsedMb);
     }
   }
 
@@ -591,7 +613,31 @@ export class Pool extends EventEmitter implements TaskPool {
 
   private onIdle(thread: Thread): void {
     thread.lastActive = performance.now();
+    if (thread.retiring) {
+      // Everything it held has settled: close it; onExit starts a replacement if one is needed.
+      void this.stopThread(thread, thread.stopReason ?? 'recycled', true);
+      return;
+    }
     thread.setReferenced(false);
+  }
+
+  /**
+   * Recycle a thread that reached a limit: no more tasks go to it; those it holds (running or
+   * sent ahead) finish there, then it is closed gracefully (onIdle). Nothing is failed or re-run,
+   * and the pool never has more than maxThreads threads: the replacement starts when it exits.
+   */
+  private recycle(thread: Thread, reason: RecycleReason, heapUsedMb?: number): void {
+    if (this.state === 'destroyed') return;
+    const why =
+      reason === 'maxTasksPerThread'
+        ? `recycled: it was given ${thread.given} tasks (maxTasksPerThread)`
+        : `recycled: its heap reached ${heapUsedMb} MB (maxThreadHeapMb ${this.options.maxThreadHeapMb})`;
+    if (!thread.retire(why)) return;
+    this.threadsRecycled++;
+    const event: ThreadRecycled = { threadId: thread.worker.threadId, reason, tasks: thread.given };
+    if (heapUsedMb !== undefined) event.heapUsedMb = heapUsedMb;
+    this.emit('threadRecycled', event);
+    if (thread.inFlight.size === 0) this.onIdle(thread);
   }
 
   private checkDrained(): void {
@@ -679,6 +725,8 @@ export class Pool extends EventEmitter implements TaskPool {
             resourceLimits: this.options.resourceLimits,
             env: this.threadEnv,
             execArgv: this.options.execArgv ?? inheritedExecArgv(),
+            maxTasks: this.options.maxTasksPerThread,
+            maxHeapMb: this.options.maxThreadHeapMb,
           },
           this.onMessage,
           (dead, exitCode) => this.onExit(dead, exitCode),

@@ -26,6 +26,11 @@ export const Op = {
   Check: 6,
   /** main -> worker: [Forget, fnId]: drop a function record (its export does not exist). */
   Forget: 7,
+  /**
+   * worker -> main: [HeapHigh, heapUsedBytes]: the thread's heap passed the pool's
+   * maxThreadHeapMb; sent at most once per thread, and only when the option is set.
+   */
+  HeapHigh: 8,
 } as const;
 
 /** Bits of a Run tuple's flags slot. */
@@ -72,6 +77,8 @@ export interface RuntimeData {
   user: unknown;
   /** See {@link Slab}. */
   slab: SharedArrayBuffer;
+  /** Report Op.HeapHigh past this many bytes of heap in use; 0 = do not measure. */
+  heapLimitBytes: number;
 }
 
 export const kRuntimeData = '__offthread';
@@ -158,6 +165,14 @@ export function encodeClose(): unknown[] {
 }
 
 // ---- worker -> main --------------------------------------------------------------------------
+
+export function encodeHeapHigh(heapUsedBytes: number): unknown[] {
+  return [Op.HeapHigh, heapUsedBytes];
+}
+
+export function decodeHeapHigh(message: readonly unknown[]): number {
+  return message[1] as number;
+}
 
 export function encodeReady(): unknown[] {
   return [Op.Ready];

@@ -74,6 +74,12 @@ export interface PoolStats {
   /** Threads replaced after a crash, timeout or forced abort, since the pool started. */
   threadsReplaced: number;
   /**
+   * Threads recycled because they reached `maxTasksPerThread` or `maxThreadHeapMb` (see the
+   * `threadRecycled` event). Optional for other {@link TaskPool} implementations; a local Pool
+   * always sets it.
+   */
+  threadsRecycled?: number;
+  /**
    * Thread starts that failed in a row (0 once a thread starts). Above 0 the pool is failing to
    * start threads: tasks waiting for one reject with ERR_OFFTHREAD_WORKER_INIT, and starts are
    * retried with a growing delay (see the `threadStartFailed` event). Optional for other

@@ -31,6 +31,10 @@ export interface ThreadSpawnOptions {
   resourceLimits: ResourceLimits | undefined;
   env: Record<string, string | undefined> | undefined;
   execArgv: string[] | undefined;
+  /** Tasks it may be given before it is recycled; `Infinity` for no limit. */
+  maxTasks: number;
+  /** Heap in use (MB) past which the thread reports it (Op.HeapHigh); `Infinity` for never. */
+  maxHeapMb: number;
 }
 
 /** A task that could not be posted, and why. */
@@ -52,8 +56,17 @@ export class Thread {
   /** Tasks posted so far (Int32, wraps); the thread publishes how many it started (Slab.Started). */
   sent = 0;
   ready = false;
-  /** Set once we decided to stop the thread; it takes no more tasks. */
+  /** Set once we decided to stop (or recycle) the thread; it takes no more tasks. */
   exiting = false;
+  /**
+   * Being recycled: it takes no more tasks, finishes those it has, then is closed gracefully
+   * (see {@link retire}). `stopReason` says why.
+   */
+  retiring = false;
+  /** Tasks posted to it since it started (checks included). */
+  given = 0;
+  /** Set once stop() ran: it is being closed or terminated. */
+  private stopping = false;
   /** Why the pool stopped it (timeout, abort grace, idle, close); undefined for a crash. */
   stopReason: string | undefined;
   /** The uncaught error that brought the thread down, if any. */
@@ -75,6 +88,7 @@ export class Thread {
     readonly worker: Worker,
     readonly port: MessagePort,
     slab: SharedArrayBuffer,
+    private readonly maxTasks: number,
   ) {
     this.slab = new Int32Array(slab);
     this.exited = new Promise((resolve) => {
@@ -102,6 +116,9 @@ export class Thread {
       poolName: options.poolName,
       user: options.workerData,
       slab,
+      heapLimitBytes: Number.isFinite(options.maxHeapMb)
+        ? Math.ceil(options.maxHeapMb * 1024 * 1024)
+        : 0,
     };
     let worker: Worker;
     try {
@@ -120,7 +137,7 @@ export class Thread {
       port2.close();
       throw error;
     }
-    const thread = new Thread(options.id, worker, port1, slab);
+    const thread = new Thread(options.id, worker, port1, slab, options.maxTasks);
     port1.on('message', (message: unknown[]) => onMessage(thread, message));
     worker.on('error', (error) => {
       thread.crashError ??= error;
@@ -190,6 +207,7 @@ export class Thread {
 
   /** The task is on its way: number it in the stream the thread counts (see Slab.Started). */
   private accept(task: Task): void {
+    this.given++;
     this.sent = (this.sent + 1) | 0;
     task.seq = this.sent;
   }
@@ -255,7 +273,8 @@ export class Thread {
    * Returns when it has exited.
    */
   stop(reason: string, graceful: boolean, graceMs: number): Promise<number> {
-    if (!this.exiting) {
+    if (!this.stopping) {
+      this.stopping = true;
       this.exiting = true;
       this.stopReason = reason;
       this.setReferenced(true);
@@ -271,6 +290,23 @@ export class Thread {
       }
     }
     return this.exited;
+  }
+
+  /** Tasks it may still be given before it is recycled (maxTasksPerThread); read by the dispatcher. */
+  get remaining(): number {
+    return this.maxTasks - this.given;
+  }
+
+  /**
+   * Recycle the thread: it takes no more tasks from now on; the pool closes it gracefully once
+   * the tasks it holds (running or sent ahead) have settled. False if it was already stopping.
+   */
+  retire(reason: string): boolean {
+    if (this.exiting) return false;
+    this.exiting = true;
+    this.retiring = true;
+    this.stopReason = reason;
+    return true;
   }
 
   /**

@@ -11,6 +11,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { performance } from 'node:perf_hooks';
+import { getHeapStatistics } from 'node:v8';
 import {
   type MessagePort,
   receiveMessageOnPort,
@@ -28,6 +29,7 @@ import {
   decodeRegister,
   decodeRun,
   decodeSubject,
+  encodeHeapHigh,
   encodeReady,
   encodeResults,
   kRuntimeData,
@@ -47,6 +49,8 @@ const runtime = (workerData as Record<string, RuntimeData>)[kRuntimeData] as Run
 const port: MessagePort = runtime.port;
 const concurrency = runtime.concurrency;
 const slab = new Int32Array(runtime.slab);
+/** maxThreadHeapMb in bytes; 0 when the pool does not recycle on heap (nothing is measured). */
+let heapLimitBytes = runtime.heapLimitBytes;
 
 /** A task module's function, resolved once per (file, export) and reused. */
 interface TaskFunction {
@@ -388,6 +392,7 @@ function flush(): void {
   const transfers = resultTransfers;
   results = encodeResults();
   resultTransfers = [];
+  if (heapLimitBytes > 0) checkHeap();
   try {
     port.postMessage(batch, transfers);
   } catch {
@@ -414,6 +419,21 @@ function flush(): void {
         }
       }
     }
+  }
+}
+
+/**
+ * Tell the pool once that the heap passed maxThreadHeapMb, so it recycles this thread. Measured
+ * when results leave (tasks just settled), only when the option is set.
+ */
+function checkHeap(): void {
+  const used = getHeapStatistics().used_heap_size;
+  if (used < heapLimitBytes) return;
+  heapLimitBytes = 0;
+  try {
+    port.postMessage(encodeHeapHigh(used));
+  } catch {
+    // The port is closed: the thread is on its way out anyway.
   }
 }
 

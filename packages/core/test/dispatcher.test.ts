@@ -124,6 +124,17 @@ describe('planDispatch', () => {
     expect(planDispatch(queue, [thread(0, false), thread(0, true, true)], 1, 0).size).toBe(0);
     expect(queue.size).toBe(1);
   });
+
+  it('gives a thread no more than its remaining allowance (maxTasksPerThread), in slots and ahead', () => {
+    const a = { ...thread(0), remaining: 3 };
+    const b = { ...thread(1), remaining: 0 };
+    const c = thread(0);
+    const queue = queueOf(Array.from({ length: 40 }, (_, i) => task(i)));
+    const plan = planDispatch(queue, [a, b, c], 2, 0);
+    expect(plan.get(a)?.length).toBe(3);
+    expect(plan.get(b)).toBeUndefined();
+    expect(plan.get(c)?.length).toBeGreaterThan(3);
+  });
 });
 
 describe('batchAhead, threadsToStart, waitingCount', () => {
