@@ -82,6 +82,9 @@ describe('core snippets', () => {
         'true threadsRecycled: 2\n',
     );
   });
+  it('broadcast.mjs reconfigures every thread', async () => {
+    expect(await run('core/broadcast.mjs')).toBe('2 fulfilled fulfilled\nbonjour, Ada\n');
+  });
   it('tuning/cluster.mjs divides the threads among processes', async () => {
     expect(await run('tuning/cluster.mjs')).toMatch(/2 processes: maxThreads \d+/);
   });

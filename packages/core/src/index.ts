@@ -10,8 +10,15 @@ export {
   OffThreadErrorCode,
   type OffThreadErrorDetails,
 } from './errors.js';
-export { defaultPoolOptions, type PoolOptions, type RunOptions } from './options.js';
 export {
+  type BroadcastOptions,
+  defaultPoolOptions,
+  type PoolOptions,
+  type RunOptions,
+} from './options.js';
+export {
+  type BroadcastFailure,
+  type BroadcastResult,
   Pool,
   type PoolProxy,
   type ProxiedFunction,

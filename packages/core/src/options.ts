@@ -612,3 +612,75 @@ export function readPreloadOptions(options: unknown): PreloadOptionsSnapshot {
 }
 
 export { checkDuration, describe, isPlainObject };
+
+/** Options of `pool.broadcast()`. Every field is optional. */
+export interface BroadcastOptions {
+  /** The export to call on each thread. Defaults to 'default'. */
+  name?: string;
+  /** The task module; defaults to the pool's `filename`. */
+  filename?: string | URL;
+  /** Stop the call on a thread after this many ms of running, as `run()`'s `timeout`. */
+  timeout?: number;
+  /**
+   * Also run it, first thing, on every thread the pool starts later (replacements, threads
+   * added under load). The latest argument per export is kept. Defaults to false.
+   */
+  includeFutureThreads?: boolean;
+}
+
+/** `pool.broadcast()` options, read once from own properties and validated. */
+export interface BroadcastOptionsSnapshot {
+  readonly name: string | undefined;
+  readonly filename: string | URL | undefined;
+  readonly timeout: number | undefined;
+  readonly includeFutureThreads: boolean;
+}
+
+/**
+ * Read and validate the options of `pool.broadcast()`.
+ *
+ * @throws {TypeError | RangeError} naming the option and how to fix it.
+ */
+export function readBroadcastOptions(options: unknown): BroadcastOptionsSnapshot {
+  if (options === undefined)
+    return {
+      name: undefined,
+      filename: undefined,
+      timeout: undefined,
+      includeFutureThreads: false,
+    };
+  if (!isPlainObject(options)) {
+    throw new TypeError(
+      `options must be an object like { name: 'reloadConfig', includeFutureThreads: true }, got ${describe(options)}`,
+    );
+  }
+  const o = snapshot(
+    options,
+    ['name', 'filename', 'timeout', 'includeFutureThreads'] as const,
+    'options',
+    'a broadcast() option',
+  );
+  const { name, filename, timeout, includeFutureThreads } = o;
+  if (name !== undefined && (typeof name !== 'string' || name === '')) {
+    throw new TypeError(
+      `options.name must be the name of an exported function (a non-empty string), got ${describe(name)}`,
+    );
+  }
+  if (filename !== undefined && typeof filename !== 'string' && !(filename instanceof URL)) {
+    throw new TypeError(
+      `options.filename must be an absolute path or a file URL (new URL('./tasks.js', import.meta.url)), got ${describe(filename)}`,
+    );
+  }
+  if (timeout !== undefined) checkDuration(timeout, 'options.timeout', true);
+  if (includeFutureThreads !== undefined && typeof includeFutureThreads !== 'boolean') {
+    throw new TypeError(
+      `options.includeFutureThreads must be true or false, got ${describe(includeFutureThreads)}`,
+    );
+  }
+  return {
+    name: name as string | undefined,
+    filename: filename as string | URL | undefined,
+    timeout: timeout as number | undefined,
+    includeFutureThreads: includeFutureThreads === true,
+  };
+}

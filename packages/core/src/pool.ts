@@ -9,11 +9,13 @@ import { deserializeError, type SerializedError } from './error-serialization.js
 import { abortedError, OffThreadError, OffThreadErrorCode } from './errors.js';
 import { type FunctionRecord, FunctionTable } from './function-table.js';
 import {
+  type BroadcastOptions,
   describe,
   type PoolOptions,
   type ResolvedPoolOptions,
   type RunOptions,
   type RunOptionsSnapshot,
+  readBroadcastOptions,
   readCloseOptions,
   readPreloadOptions,
   readRunOptions,
@@ -79,6 +81,26 @@ export interface ThreadRecycled {
   heapUsedMb?: number;
 }
 
+/** One thread's outcome of {@link Pool.broadcast}, shaped like `Promise.allSettled()`'s. */
+export type BroadcastResult<R = unknown> =
+  | { threadId: number; status: 'fulfilled'; value: R }
+  | { threadId: number; status: 'rejected'; reason: unknown };
+
+/** What the `broadcastFailed` event carries: a broadcast failed on a thread started later. */
+export interface BroadcastFailure {
+  threadId: number;
+  /** The export that was broadcast. */
+  name: string;
+  filename: string;
+  error: unknown;
+}
+
+/** A broadcast kept for threads started later (`includeFutureThreads`). */
+interface FutureBroadcast {
+  arg: unknown;
+  timeout: number | undefined;
+}
+
 /** First wait after a thread failed to start; it doubles with each failure in a row. */
 const START_BACKOFF_MS = 100;
 /** Longest wait between two attempts to start a thread while starts keep failing. */
@@ -93,7 +115,8 @@ const MAX_TASK_ID = 0x7fffffff;
  * (dispatcher.ts) decides where queued tasks go and what a dead thread's tasks were doing.
  *
  * Events: `threadStart` `{ threadId }`, `threadExit` `{ threadId, exitCode, reason }`,
- * `threadStartFailed` ({@link ThreadStartFailure}), `threadRecycled` ({@link ThreadRecycled}).
+ * `threadStartFailed` ({@link ThreadStartFailure}), `threadRecycled` ({@link ThreadRecycled}),
+ * `broadcastFailed` ({@link BroadcastFailure}).
  *
  * @example
  * const pool = new Pool({ filename: new URL('./tasks.js', import.meta.url) });
@@ -129,6 +152,11 @@ export class Pool extends EventEmitter implements TaskPool {
   private onDrained: (() => void) | undefined;
   private idleSweep: NodeJS.Timeout | undefined;
   private readonly checkedFiles = new Set<string>();
+  /**
+   * Broadcasts to run on each thread started later, by filename then export name: one per
+   * export (the latest argument wins), so the map is bounded by the exports broadcast.
+   */
+  private readonly futureBroadcasts = new Map<string, Map<string, FutureBroadcast>>();
   /** Environment for new threads, computed once (see worker-env.ts); undefined inherits. */
   private threadEnv: Record<string, string | undefined> | undefined;
 
@@ -239,6 +267,54 @@ export class Pool extends EventEmitter implements TaskPool {
     );
   }
 
+  /**
+   * Run an export once on every live thread (those starting included; those being stopped or
+   * recycled excluded), e.g. to reload configuration or warm a cache. On each thread it runs
+   * after the tasks the thread already holds. With `includeFutureThreads`, it also runs first
+   * thing on every thread started later (the latest argument per export is kept); a failure
+   * there is reported by the `broadcastFailed` event (a process warning if nobody listens).
+   *
+   * @param arg cloned to each thread (it cannot be transferred to several)
+   * @param options export `name` (default 'default'), `filename`, `timeout` (per thread, from
+   * when the call is sent), `includeFutureThreads`
+   * @returns one result per thread, in the shape of `Promise.allSettled()` plus `threadId`:
+   * a failure on one thread is reported in its entry, never swallowed or thrown for all.
+   * Rejects only for bad options (TypeError/RangeError) or a closed pool (POOL_CLOSED).
+   */
+  broadcast<R = any>(arg?: unknown, options?: BroadcastOptions): Promise<BroadcastResult<R>[]> {
+    if (this.state !== 'open') return Promise.reject(this.closedError());
+    let fn: FunctionRecord;
+    let o: ReturnType<typeof readBroadcastOptions>;
+    try {
+      o = readBroadcastOptions(options);
+      fn = this.functionFor(o.filename, o.name ?? 'default');
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const limit = o.timeout ?? this.options.taskTimeout;
+    const timeout = limit === Number.POSITIVE_INFINITY ? undefined : limit;
+    if (o.includeFutureThreads) {
+      let byName = this.futureBroadcasts.get(fn.filename);
+      if (byName === undefined) {
+        byName = new Map();
+        this.futureBroadcasts.set(fn.filename, byName);
+      }
+      byName.set(fn.name, { arg, timeout });
+    }
+    const calls: Promise<BroadcastResult<R>>[] = [];
+    for (const thread of this.threads) {
+      if (thread.exiting) continue;
+      const threadId = thread.worker.threadId;
+      calls.push(
+        this.runOn(thread, fn, arg, timeout).then(
+          (value) => ({ threadId, status: 'fulfilled', value: value as R }),
+          (reason: unknown) => ({ threadId, status: 'rejected', reason }),
+        ),
+      );
+    }
+    return Promise.all(calls);
+  }
+
   /** Counters and latency percentiles of the pool. Cheap enough to call every second. */
   stats(): PoolStats {
     const c = this.options.concurrentTasksPerWorker;
@@ -343,15 +419,70 @@ export class Pool extends EventEmitter implements TaskPool {
 
   // ---- submitting ----------------------------------------------------------------------------
 
-  private submit(arg: unknown, options: unknown, kind: TaskKind): Promise<unknown> {
-    if (this.state !== 'open') {
-      return Promise.reject(
-        new OffThreadError(
-          OffThreadErrorCode.POOL_CLOSED,
-          `Pool '${this.options.name}' is ${this.state === 'closing' ? 'closing' : 'destroyed'} and takes no new tasks`,
-        ),
-      );
+  private closedError(): OffThreadError {
+    return new OffThreadError(
+      OffThreadErrorCode.POOL_CLOSED,
+      `Pool '${this.options.name}' is ${this.state === 'closing' ? 'closing' : 'destroyed'} and takes no new tasks`,
+    );
+  }
+
+  /** A task for one given thread (broadcast): sent now, never queued, never run elsewhere. */
+  private runOn(
+    thread: Thread,
+    fn: FunctionRecord,
+    arg: unknown,
+    timeout: number | undefined,
+  ): Promise<unknown> {
+    let resolve!: (value: unknown) => void;
+    let reject!: (reason: unknown) => void;
+    const promise = new Promise<unknown>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    const id = this.nextTaskId;
+    this.nextTaskId = id === MAX_TASK_ID ? 1 : id + 1;
+    const task = new Task(
+      id,
+      fn,
+      TaskKind.Call,
+      arg,
+      undefined,
+      0,
+      timeout,
+      undefined,
+      undefined,
+      performance.now(),
+      resolve,
+      reject,
+    );
+    task.pinned = true;
+    this.dispatch(thread, [task]);
+    return promise;
+  }
+
+  /** A thread was started: run on it the broadcasts kept for threads started later. */
+  private runFutureBroadcasts(thread: Thread): void {
+    const threadId = thread.worker.threadId;
+    for (const [filename, byName] of this.futureBroadcasts) {
+      for (const [name, { arg, timeout }] of byName) {
+        this.runOn(thread, this.functions.get(filename, name), arg, timeout).catch(
+          (error: unknown) => {
+            // Destroyed or closed by its owner: nothing to report.
+            if ((error as { code?: unknown })?.code === OffThreadErrorCode.POOL_CLOSED) return;
+            const failure: BroadcastFailure = { threadId, name, filename, error };
+            if (this.listenerCount('broadcastFailed') > 0) this.emit('broadcastFailed', failure);
+            else
+              process.emitWarning(
+                `offthread: broadcast of '${name}' failed on new thread ${threadId} of pool '${this.options.name}': ${(error as Error)?.message ?? error}. Listen to the pool's 'broadcastFailed' event to handle it.`,
+              );
+          },
+        );
+      }
     }
+  }
+
+  private submit(arg: unknown, options: unknown, kind: TaskKind): Promise<unknown> {
+    if (this.state !== 'open') return Promise.reject(this.closedError());
     let fn = this.defaultFn;
     let transferList: readonly Transferable[] | undefined;
     let o: ReturnType<typeof readRunOptions>;
@@ -733,6 +864,7 @@ export class Pool extends EventEmitter implements TaskPool {
         );
         this.threads.add(thread);
         this.starting++;
+        if (this.futureBroadcasts.size > 0) this.runFutureBroadcasts(thread);
         return true;
       } catch (error) {
         // Our edited copy of the process's NODE_OPTIONS may hold a flag threads refuse: drop it.
@@ -847,6 +979,11 @@ export class Pool extends EventEmitter implements TaskPool {
     for (let i = neverStarted.length - 1; i >= 0; i--) {
       const task = neverStarted[i] as Task;
       if (task.settled) continue;
+      // A broadcast belongs to this thread: it is not run on another one.
+      if (task.pinned) {
+        this.fail(task, this.exitError(thread, exitCode, task));
+        continue;
+      }
       task.thread = undefined;
       clearTimeout(task.timer);
       task.timer = undefined;
