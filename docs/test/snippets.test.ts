@@ -85,6 +85,9 @@ describe('core snippets', () => {
   it('broadcast.mjs reconfigures every thread', async () => {
     expect(await run('core/broadcast.mjs')).toBe('2 fulfilled fulfilled\nbonjour, Ada\n');
   });
+  it('progress.mjs reports progress before the result', async () => {
+    expect(await run('core/progress.mjs')).toBe('25%\n50%\n75%\n100%\nimported 1000\n');
+  });
   it('tuning/cluster.mjs divides the threads among processes', async () => {
     expect(await run('tuning/cluster.mjs')).toMatch(/2 processes: maxThreads \d+/);
   });

@@ -101,6 +101,11 @@ export interface RunOptions {
   queueTimeout?: number;
   /** Higher runs first among queued tasks. Defaults to 0. */
   priority?: number;
+  /**
+   * Called with each value the task reports with `currentTask().progress(value)` (cloned), in
+   * order, until the task settles; later reports are dropped. Without it the thread sends none.
+   */
+  onProgress?: (value: any) => void;
 }
 
 type Transferable = import('node:worker_threads').Transferable;
@@ -462,6 +467,7 @@ export interface RunOptionsSnapshot {
   readonly signal: AbortSignal | undefined;
   /** A copy of the caller's array. */
   readonly transferList: readonly Transferable[] | undefined;
+  readonly onProgress: ((value: unknown) => void) | undefined;
 }
 
 const runOptionKeys = [
@@ -472,6 +478,7 @@ const runOptionKeys = [
   'queueTimeout',
   'signal',
   'transferList',
+  'onProgress',
 ] as const;
 
 const noRunOptions: RunOptionsSnapshot = Object.freeze({
@@ -482,6 +489,7 @@ const noRunOptions: RunOptionsSnapshot = Object.freeze({
   queueTimeout: undefined,
   signal: undefined,
   transferList: undefined,
+  onProgress: undefined,
 });
 
 /**
@@ -503,7 +511,12 @@ export function readRunOptions(options: unknown): RunOptionsSnapshot {
     );
   }
   const o = snapshot(options, runOptionKeys, 'options', 'a run() option');
-  const { name, filename, priority, timeout, queueTimeout, signal, transferList } = o;
+  const { name, filename, priority, timeout, queueTimeout, signal, transferList, onProgress } = o;
+  if (onProgress !== undefined && typeof onProgress !== 'function') {
+    throw new TypeError(
+      `options.onProgress must be a function (value) => void, got ${describe(onProgress)}`,
+    );
+  }
   if (name !== undefined && (typeof name !== 'string' || name === '')) {
     throw new TypeError(
       `options.name must be the name of an exported function (a non-empty string), got ${describe(name)}`,
@@ -539,6 +552,7 @@ export function readRunOptions(options: unknown): RunOptionsSnapshot {
     queueTimeout: queueTimeout as number | undefined,
     signal: signal as AbortSignal | undefined,
     transferList: list,
+    onProgress: onProgress as ((value: unknown) => void) | undefined,
   };
 }
 

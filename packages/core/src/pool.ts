@@ -25,6 +25,7 @@ import { kPoolWorkers, livePools } from './pool-registry.js';
 import {
   CLOSE_GRACE_MS,
   decodeHeapHigh,
+  decodeProgress,
   decodeResults,
   encodeAbort,
   encodeForget,
@@ -554,6 +555,7 @@ export class Pool extends EventEmitter implements TaskPool {
       resolve,
       reject,
     );
+    if (o.onProgress !== undefined) task.onProgress = o.onProgress;
     if (signal) this.signals.add(signal, task);
     this.queue.push(task);
     if (task.queueTimeout !== undefined) {
@@ -677,6 +679,19 @@ export class Pool extends EventEmitter implements TaskPool {
       this.startFailures = 0;
       this.emit('threadStart', { threadId: thread.worker.threadId });
       if (thread.inFlight.size === 0 && this.queue.size === 0) this.onIdle(thread);
+    } else if (message[0] === Op.Progress) {
+      const { id, value } = decodeProgress(message);
+      const task = thread.inFlight.get(id);
+      // A report that arrives after the task settled (timeout, abort) is dropped.
+      if (task === undefined || task.settled || task.onProgress === undefined) return;
+      try {
+        task.onProgress(value);
+      } catch (error) {
+        // The caller's callback must not break the pool's bookkeeping of this message batch.
+        process.emitWarning(
+          `offthread: an onProgress callback threw (task '${task.fn.name}' of ${task.fn.filename}): ${(error as Error)?.stack ?? error}`,
+        );
+      }
     } else if (message[0] === Op.HeapHigh) {
       const heapUsedMb = Math.round((decodeHeapHigh(message) / 1024 / 1024) * 10) / 10;
       this.recycle(thread, 'maxThreadHeapMb', heapUsedMb);

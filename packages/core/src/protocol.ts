@@ -31,6 +31,8 @@ export const Op = {
    * maxThreadHeapMb; sent at most once per thread, and only when the option is set.
    */
   HeapHigh: 8,
+  /** worker -> main: [Progress, id, value]: a task's progress report (only if RunFlag.Progress). */
+  Progress: 9,
 } as const;
 
 /** Bits of a Run tuple's flags slot. */
@@ -42,6 +44,8 @@ export const RunFlag = {
    * thread may be terminated while it runs, and results of finished tasks must not die with it.
    */
   FlushFirst: 2,
+  /** The caller listens to progress (run()'s onProgress): send the task's progress reports. */
+  Progress: 4,
 } as const;
 
 /** How long a thread may take over its onThreadClose hooks before it is terminated (ms). */
@@ -165,6 +169,14 @@ export function encodeClose(): unknown[] {
 }
 
 // ---- worker -> main --------------------------------------------------------------------------
+
+export function encodeProgress(id: number, value: unknown): unknown[] {
+  return [Op.Progress, id, value];
+}
+
+export function decodeProgress(message: readonly unknown[]): { id: number; value: unknown } {
+  return { id: message[1] as number, value: message[2] };
+}
 
 export function encodeHeapHigh(heapUsedBytes: number): unknown[] {
   return [Op.HeapHigh, heapUsedBytes];

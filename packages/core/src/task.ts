@@ -28,6 +28,8 @@ export class Task implements Queueable {
   queued = false;
   /** It came back from a thread that died before starting it: it is never sent ahead again. */
   requeued = false;
+  /** The caller's `onProgress`: set, the thread sends the task's progress reports. */
+  onProgress: ((value: unknown) => void) | undefined;
   /** It must run on the thread it was sent to (pool.broadcast()): never re-queued elsewhere. */
   pinned = false;
 

@@ -335,5 +335,6 @@ export class Thread {
 function runFlags(task: Task): number {
   let flags = task.kind === TaskKind.Spread ? RunFlag.Spread : 0;
   if (task.timeout !== undefined || task.signal !== undefined) flags |= RunFlag.FlushFirst;
+  if (task.onProgress !== undefined) flags |= RunFlag.Progress;
   return flags;
 }

@@ -30,6 +30,7 @@ import {
   decodeRun,
   decodeSubject,
   encodeHeapHigh,
+  encodeProgress,
   encodeReady,
   encodeResults,
   kRuntimeData,
@@ -67,6 +68,8 @@ class RunningTask implements TaskContext {
   aborted = false;
   /** Index of its running slot in the slab while it holds one. */
   slot = -1;
+  /** Its outcome was recorded: progress reports after that are dropped. */
+  done = false;
   constructor(
     readonly id: number,
     readonly entry: TaskFunction,
@@ -89,6 +92,11 @@ class RunningTask implements TaskContext {
       if (this.aborted) this.controller.abort(this.abortReason);
     }
     return this.controller.signal;
+  }
+  progress(value: unknown): void {
+    // Only the caller's onProgress makes a report worth a message (RunFlag.Progress).
+    if (this.done || (this.flags & RunFlag.Progress) === 0) return;
+    port.postMessage(encodeProgress(this.id, value));
   }
   abort(reason: unknown) {
     this.aborted = true;
@@ -310,6 +318,7 @@ function call(task: RunningTask): unknown {
 
 /** Buffer the outcome, then free the slot: a death in between blames the task (never re-runs it). */
 function finish(task: RunningTask, status: number, value: unknown, runTime: number): void {
+  task.done = true;
   if (status === Status.Ok) pushResult(task.id, value, runTime);
   else pushError(task.id, value, runTime);
   Atomics.store(slab, task.slot, 0);

@@ -16,6 +16,12 @@ export interface TaskContext {
    * a task that ignores it is stopped by terminating its thread after a grace period.
    */
   readonly signal: AbortSignal;
+  /**
+   * Report progress to the caller's `onProgress` (the value is cloned, like a result). Costs
+   * nothing and sends nothing when the caller gave no `onProgress`, or once the task settled.
+   * @throws {DOMException} DataCloneError when the value cannot be cloned.
+   */
+  progress(value: unknown): void;
 }
 
 export interface WorkerGlobalState {
