@@ -10,7 +10,7 @@ import {
 import { DiagnosticsError, DiagnosticsErrorCode } from './errors.js';
 import { type MergedProfile, ProfileMerger } from './flame.js';
 import { type MonitorOptions, resolveMonitorOptions } from './options.js';
-import type { PoolWatcher } from './pools.js';
+import { PoolWatcher } from './pools.js';
 import { attribute, type CpuProfile, HotFunctionTable, RollingProfiler } from './profiler.js';
 import { round } from './stats.js';
 import { disabledThreadpoolStats, ThreadpoolTracker } from './threadpool.js';
@@ -185,6 +185,10 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
       this.gcObserver.observe({ entryTypes: ['gc'] });
     }
     if (o.routes === true) this.watchRoutes();
+    if (o.pools) {
+      this.poolWatcher = new PoolWatcher(o.profilePools, 10_000);
+      this.poolWatcher.start();
+    }
     this.lastBeat = this.lastRoll = performance.now();
     this.scheduleBeat();
     this.sampleTimer = setInterval(() => this.takeSample(), o.sampleInterval);
