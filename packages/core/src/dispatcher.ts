@@ -27,6 +27,8 @@ export interface DispatchThread {
    * absent or `Infinity` when there is no such limit.
    */
   readonly remaining?: number;
+  /** Being recycled: it takes no more tasks but still runs those sent ahead to it. */
+  readonly retiring?: boolean;
 }
 
 /**
@@ -117,8 +119,12 @@ export function waitingCount(
   let ahead = 0;
   let free = starting * concurrency;
   for (const thread of threads) {
-    if (thread.exiting) continue;
     const n = thread.inFlight.size;
+    if (thread.exiting) {
+      // A recycled thread still runs what was sent ahead to it: those tasks still wait.
+      if (thread.retiring === true && n > concurrency) ahead += n - concurrency;
+      continue;
+    }
     if (n > concurrency) ahead += n - concurrency;
     else if (thread.ready) free += concurrency - n;
   }

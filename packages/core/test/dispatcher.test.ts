@@ -135,6 +135,12 @@ describe('planDispatch', () => {
     expect(plan.get(b)).toBeUndefined();
     expect(plan.get(c)?.length).toBeGreaterThan(3);
   });
+
+  it('counts tasks sent ahead to a thread being recycled as waiting', () => {
+    const retiring = { ...thread(5, true, true), retiring: true };
+    expect(waitingCount(0, [retiring, thread(0)], 2, 0, 1, 2)).toBe(4);
+    expect(waitingCount(0, [thread(5, true, true), thread(0)], 2, 0, 1, 2)).toBe(0);
+  });
 });
 
 describe('batchAhead, threadsToStart, waitingCount', () => {
