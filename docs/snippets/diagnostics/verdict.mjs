@@ -1,7 +1,8 @@
 import { createMonitor, diagnose } from '@offthread/diagnostics';
 
 // The same verdict `offthread doctor` prints, computed in-process, e.g. for a /debug route.
-const monitor = createMonitor().start();
+// profileBlocks: true profiles from the start, so even the first block gets its stack.
+const monitor = createMonitor({ profileBlocks: true }).start();
 
 setTimeout(() => {
   const until = Date.now() + 150; // a blocking step
