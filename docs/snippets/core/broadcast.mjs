@@ -13,7 +13,8 @@ const results = await pool.broadcast(
   { name: 'reloadSettings', includeFutureThreads: true },
 );
 console.log(results.length, results.map((r) => r.status).join(' '));
-for (const r of results) if (r.status === 'rejected') console.error(r.threadId, r.reason);
+for (const r of results)
+  if (r.status === 'rejected') console.error(r.threadId, r.reason);
 
 console.log(await pool.run('Ada', { name: 'greet' }));
 await pool.close();

@@ -1,8 +1,9 @@
 import { Pool } from '@offthread/core';
 
-// A task module that leaks (a cache that only grows, a library that never frees) is contained by
-// giving each thread a budget: after 10 tasks, or past 256 MB of heap, the thread finishes what
-// it holds, exits gracefully and a fresh one takes its place. No task fails or runs twice.
+// Task code that leaks (a cache that only grows, a library that never frees) is
+// contained by a budget per thread: after 10 tasks, or past 256 MB of heap, the
+// thread finishes what it holds, exits gracefully and a fresh one takes its place.
+// No task fails or runs twice.
 const pool = new Pool({
   filename: new URL('./tasks.mjs', import.meta.url),
   maxThreads: 1,
@@ -14,7 +15,9 @@ pool.on('threadRecycled', ({ reason, tasks }) => {
 });
 
 const counts = await Promise.all(
-  Array.from({ length: 25 }, (_, i) => pool.run(`task number ${i}`, { name: 'wordCount' })),
+  Array.from({ length: 25 }, (_, i) =>
+    pool.run(`task number ${i}`, { name: 'wordCount' }),
+  ),
 );
 console.log(
   counts.every((n) => n === 3),
