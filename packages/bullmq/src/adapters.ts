@@ -18,7 +18,7 @@ type MapPaths = (
   scope?: string,
 ) => unknown;
 
-interface AdapterEntry {
+export interface AdapterEntry {
   /** Paths inside the package that are worker entries. */
   entry: RegExp;
   mapPaths: MapPaths;
@@ -72,3 +72,8 @@ export const adapterEntries: Record<string, AdapterEntry> = Object.assign(Object
     },
   },
 } satisfies Record<string, AdapterEntry>);
+
+/** The entry of the adapter package `name`, or undefined when `name` is not an adapter's. */
+export function adapterEntry(name: string): AdapterEntry | undefined {
+  return Object.hasOwn(adapterEntries, name) ? adapterEntries[name] : undefined;
+}

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OffThreadErrorCode } from '@offthread/core';
-import { adapterEntries } from './adapters.js';
+import { type AdapterEntry, adapterEntry } from './adapters.js';
 import { offThreadError, RemoteErrorCode } from './errors.js';
 import type { ModuleRef } from './wire.js';
 
@@ -138,7 +138,7 @@ function computeModuleRef(filename: string, root: string): ModuleRef {
     );
   }
   const pkg = packageOf(real);
-  if (pkg && Object.hasOwn(adapterEntries, pkg.name)) {
+  if (pkg && adapterEntry(pkg.name)) {
     return { k: 'p', n: pkg.name, v: pkg.version, p: toPosix(relative(pkg.dir, real)) };
   }
   if (!isInside(real, root)) {
@@ -155,7 +155,7 @@ function computeModuleRef(filename: string, root: string): ModuleRef {
 export interface ResolvedModule {
   filename: string;
   /** Set for adapter entries: rewrites the paths inside their argument. */
-  adapter?: string;
+  adapter?: AdapterEntry;
 }
 
 const resolved = new Map<string, { real: string; at: number }>();
@@ -227,8 +227,9 @@ function checkUnderRoot(path: unknown, root: string, expectedHash: unknown): str
 export function resolveModuleRef(ref: unknown, root: string): ResolvedModule {
   const r = ref as Partial<Record<string, unknown>> | null;
   if (r && r.k === 'f') return { filename: resolveUnderRoot(r.p, root, r.h) };
-  if (r && r.k === 'p' && typeof r.n === 'string' && Object.hasOwn(adapterEntries, r.n)) {
-    const name = r.n;
+  const name = r?.k === 'p' && typeof r.n === 'string' ? r.n : undefined;
+  const adapter = name === undefined ? undefined : adapterEntry(name);
+  if (r && name !== undefined && adapter) {
     let pkgJson: string;
     try {
       pkgJson = createRequire(join(root, 'noop.js')).resolve(`${name}/package.json`);
@@ -249,18 +250,13 @@ export function resolveModuleRef(ref: unknown, root: string): ResolvedModule {
     }
     const sub = typeof r.p === 'string' ? r.p : '';
     const full = resolve(dir, sub);
-    if (
-      sub === '' ||
-      isAbsolute(sub) ||
-      !isInside(full, dir) ||
-      !adapterEntries[name].entry.test(sub)
-    ) {
+    if (sub === '' || isAbsolute(sub) || !isInside(full, dir) || !adapter.entry.test(sub)) {
       throw offThreadError(
         RemoteErrorCode.OUTSIDE_ROOT,
         `A job named ${JSON.stringify(sub)} inside ${name}, which is not one of its worker entries; it was refused.`,
       );
     }
-    return { filename: full, adapter: name };
+    return { filename: full, adapter };
   }
   throw offThreadError(
     RemoteErrorCode.OUTSIDE_ROOT,

@@ -10,7 +10,7 @@ import {
 } from '@offthread/core';
 import { type ConnectionOptions, Queue, QueueEvents, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { adapterEntries } from './adapters.js';
+import { adapterEntry } from './adapters.js';
 import { type RedisConnection, redisOptions } from './connection.js';
 import { offThreadError, RemoteErrorCode } from './errors.js';
 import { moduleRef, resolveRoot, toPath } from './modules.js';
@@ -495,13 +495,12 @@ export class RemotePool extends EventEmitter implements TaskPool {
     let value = arg;
     let files: Record<string, string> | undefined;
     if (ref.k === 'p') {
-      files = Object.create(null) as Record<string, string>;
-      value = adapterEntries[ref.n].mapPaths(
-        arg,
-        name,
-        (path) => this.relativeFile(path, files!),
-        this.id,
-      );
+      const adapter = adapterEntry(ref.n);
+      // moduleRef() names a package only when it is an adapter's, so this cannot happen.
+      if (!adapter) throw new Error(`offthread internal error: no adapter entry for ${ref.n}`);
+      const collected = Object.create(null) as Record<string, string>;
+      files = collected;
+      value = adapter.mapPaths(arg, name, (path) => this.relativeFile(path, collected), this.id);
     }
     let payload: Buffer | undefined;
     if (value !== undefined) {

@@ -3,7 +3,6 @@ import { deserialize } from 'node:v8';
 import { isTaskPool, type Pool } from '@offthread/core';
 import { type ConnectionOptions, type Job, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { adapterEntries } from './adapters.js';
 import { type RedisConnection, redisOptions } from './connection.js';
 import { offThreadError, RemoteErrorCode } from './errors.js';
 import { resolveModuleRef, resolveRoot, resolveUnderRoot } from './modules.js';
@@ -163,7 +162,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
     let arg = data.a === undefined ? undefined : deserialize(Buffer.from(data.a, 'base64'));
     if (target.adapter) {
       const files = data.f ?? {};
-      arg = adapterEntries[target.adapter].mapPaths(arg, data.n, (path) =>
+      arg = target.adapter.mapPaths(arg, data.n, (path) =>
         resolveUnderRoot(path, root, Object.hasOwn(files, path) ? files[path] : undefined),
       );
     }
@@ -174,7 +173,13 @@ export async function serve(options: ServeOptions): Promise<Server> {
         string,
         { withOptions(o: object): (...args: unknown[]) => Promise<unknown> }
       >;
-      return proxy[data.n].withOptions(runOptions)(...arg);
+      const fn = proxy[data.n];
+      // The proxy answers every name but `then` and `toJSON`, so it never looks like a promise.
+      if (!fn)
+        throw new TypeError(
+          `The job calls ${JSON.stringify(data.n)} through proxy(), which cannot call an export of that name.`,
+        );
+      return fn.withOptions(runOptions)(...arg);
     }
     return pool.run(arg, { filename: target.filename, name: data.n, ...runOptions });
   };

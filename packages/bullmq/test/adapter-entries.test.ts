@@ -1,24 +1,30 @@
 import { describe, expect, it } from 'vitest';
-import { adapterEntries } from '../src/adapters.js';
+import { adapterEntries, adapterEntry } from '../src/adapters.js';
 
 const map = (path: string) => `mapped:${path}`;
 
+function entry(name: string) {
+  const found = adapterEntry(name);
+  if (!found) throw new Error(`no adapter entry for ${name}`);
+  return found;
+}
+
 describe('adapter entries through a remote pool', () => {
   it('Express: the handler path is rewritten and the process-local stream channel dropped', () => {
-    const out = adapterEntries['@offthread/express'].mapPaths(
+    const out = entry('@offthread/express').mapPaths(
       { f: '/app/handlers/a.js', r: { url: '/a' }, c: 'offthread-streams-1', i: 7 },
       'default',
       map,
     );
     expect(out).toEqual({ f: 'mapped:/app/handlers/a.js', r: { url: '/a' } });
-    expect(adapterEntries['@offthread/express'].mapPaths('/app/h.js', 'check', map)).toBe(
+    expect(entry('@offthread/express').mapPaths('/app/h.js', 'check', map)).toBe(
       'mapped:/app/h.js',
     );
   });
 
   it('Nest: class and module files are rewritten; target ids are scoped to the calling pool', () => {
     const target = { id: '1', classFile: '/app/s.js', moduleFile: '/app/m.js', classExport: 'S' };
-    const call = adapterEntries['@offthread/nestjs'].mapPaths(
+    const call = entry('@offthread/nestjs').mapPaths(
       { op: 'call', id: '1', target, method: 'run', args: [] },
       'default',
       map,
@@ -37,7 +43,7 @@ describe('adapter entries through a remote pool', () => {
       args: [],
     });
     // Two caller processes may both number their first target '1': on a shared worker they differ.
-    const other = adapterEntries['@offthread/nestjs'].mapPaths(
+    const other = entry('@offthread/nestjs').mapPaths(
       { op: 'call', id: '1' },
       'default',
       map,
@@ -46,7 +52,7 @@ describe('adapter entries through a remote pool', () => {
       id: string;
     };
     expect(other.id).not.toBe((call as { id: string }).id);
-    const check = adapterEntries['@offthread/nestjs'].mapPaths(
+    const check = entry('@offthread/nestjs').mapPaths(
       {
         op: 'check',
         module: { moduleFile: '/app/m.js' },

@@ -12,7 +12,7 @@ import {
 } from './helpers.js';
 
 let redis: RedisServer;
-let workers: WorkerProcess[];
+let workers: [victim: WorkerProcess, survivor: WorkerProcess];
 let pool: RemotePool;
 let queue = 'exit';
 let round = 0;

@@ -41,10 +41,10 @@ async function start(dir: string, file: string): Promise<{ child: ChildProcess; 
     const timer = setTimeout(() => reject(new Error(`no "listening on":\n${output}`)), 30_000);
     child.stdout!.on('data', (d) => {
       output += d;
-      const m = /listening on (http:\/\/\S+)/.exec(output);
-      if (m) {
+      const listening = /listening on (http:\/\/\S+)/.exec(output)?.[1];
+      if (listening !== undefined) {
         clearTimeout(timer);
-        resolve(m[1].replace('localhost', '127.0.0.1'));
+        resolve(listening.replace('localhost', '127.0.0.1'));
       }
     });
     child.once('exit', (code) => reject(new Error(`exited ${code}:\n${output}`)));

@@ -15,9 +15,8 @@ const locationPattern = /(?:\(|\s|^)((?:file:\/\/|\/|[A-Za-z]:\\)[^()\n]*?):\d+:
  * (`node:` internals, `<anonymous>`, native code).
  */
 export function frameFile(frame: string): string | undefined {
-  const match = locationPattern.exec(frame);
-  if (!match) return undefined;
-  const location = match[1];
+  const location = locationPattern.exec(frame)?.[1];
+  if (location === undefined) return undefined;
   if (location.startsWith('file://')) {
     try {
       return fileURLToPath(location);

@@ -13,14 +13,14 @@ const fileComment = /^\/\/ ([\w@][\w@./-]*\.[mc]?[jt]s)(?=[:\s]|$)/;
 
 export function readmeExamples(markdown: string): ExampleFile[] {
   const files: ExampleFile[] = [];
-  for (const [, , body] of markdown.matchAll(fence)) {
+  for (const [, , body = ''] of markdown.matchAll(fence)) {
     const lines = body.split('\n');
-    if (!fileComment.test(lines[0])) continue;
+    if (!fileComment.test(lines[0] ?? '')) continue;
     let current: ExampleFile | undefined;
     for (const line of lines) {
-      const m = fileComment.exec(line);
-      if (m) {
-        current = { path: m[1], code: '' };
+      const path = fileComment.exec(line)?.[1];
+      if (path !== undefined) {
+        current = { path, code: '' };
         files.push(current);
       }
       current!.code += `${line}\n`;

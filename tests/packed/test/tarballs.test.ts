@@ -270,9 +270,11 @@ const runners: Record<string, (files: ExampleFile[], readme: string) => Promise<
       readme,
     );
     expect(promise, 'the README says what `curl` on the example answers').not.toBeNull();
-    const res = await fetch(`${url}${promise![1]}`);
+    // Both groups are required by the pattern: with a match (checked just above) they are set.
+    const [, path = '', answer = ''] = promise ?? [];
+    const res = await fetch(`${url}${path}`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual(JSON.parse(promise![2]));
+    expect(await res.json()).toEqual(JSON.parse(answer));
     await stop(child);
   },
 

@@ -22,7 +22,9 @@ export interface WorkspacePackage {
 /** Directories listed by pnpm-workspace.yaml (its simple `dir/*` and `dir` forms). */
 export function workspacePackageDirs(): string[] {
   const yaml = readFileSync(join(repoRoot, 'pnpm-workspace.yaml'), 'utf8');
-  const globs = [...yaml.matchAll(/^\s*-\s*['"]?([^'"\s#]+)['"]?/gm)].map((m) => m[1]);
+  const globs = [...yaml.matchAll(/^\s*-\s*['"]?([^'"\s#]+)['"]?/gm)].flatMap(([, glob]) =>
+    glob === undefined ? [] : [glob],
+  );
   const dirs: string[] = [];
   for (const glob of globs) {
     if (glob.endsWith('/*')) {

@@ -14,8 +14,8 @@ const examples = join(packageDir, 'examples/readme');
 function readmeBlocks(): Array<{ file: string; code: string }> {
   const readme = readFileSync(join(packageDir, 'README.md'), 'utf8');
   const blocks: Array<{ file: string; code: string }> = [];
-  for (const match of readme.matchAll(/```ts\n([\s\S]*?)```/g)) {
-    const [first, ...rest] = match[1].split('\n');
+  for (const [, body = ''] of readme.matchAll(/```ts\n([\s\S]*?)```/g)) {
+    const [first = '', ...rest] = body.split('\n');
     const file = /^\/\/ (\S+\.ts)\b/.exec(first)?.[1];
     blocks.push({ file: file ?? `(no file marker: ${first})`, code: rest.join('\n') });
   }
@@ -43,10 +43,10 @@ function startExample(main: string, env: Record<string, string> = {}) {
     child.stderr!.on('data', (d) => (output += d));
     child.stdout!.on('data', (d) => {
       output += d;
-      const m = /listening on (http:\/\/\S+)/.exec(output);
-      if (m) {
+      const listening = /listening on (http:\/\/\S+)/.exec(output)?.[1];
+      if (listening !== undefined) {
         clearTimeout(timer);
-        resolve({ child, url: m[1].replace('[::1]', '127.0.0.1').replace(/\/$/, '') });
+        resolve({ child, url: listening.replace('[::1]', '127.0.0.1').replace(/\/$/, '') });
       }
     });
     child.once('exit', (code) => {
