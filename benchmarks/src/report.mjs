@@ -193,10 +193,11 @@ export function buildTargets(results) {
       (v) => `${v.toFixed(2)}x piscina's`,
     ],
     [
-      'CPU-bound speed-up ≥ 1.85x on 2 threads',
-      m('cpu', 'offthread', 'speedup'),
-      (v) => v >= 1.85,
-      (v) => `${v.toFixed(2)}x`,
+      // Two bare workers fed by hand are the ceiling for 2 threads; a pool may cost 5% of it.
+      'CPU-bound speed-up within 5% of two bare workers',
+      div(m('cpu', 'offthread', 'speedup'), m('cpu', 'postmessage', 'speedup')),
+      (v) => v >= 0.95,
+      (v) => `${v.toFixed(3)}x bare`,
     ],
     [
       '16 MB transfer round trip well under 1 ms (p50)',
