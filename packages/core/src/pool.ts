@@ -427,13 +427,17 @@ export class Pool extends EventEmitter implements TaskPool {
     );
   }
 
-  /** A task for one given thread (broadcast): sent now, never queued, never run elsewhere. */
-  private runOn(
-    thread: Thread,
+  /** A new task with the next id (ids wrap at MAX_TASK_ID) and the promise its caller awaits. */
+  private createTask(
     fn: FunctionRecord,
+    kind: TaskKind,
     arg: unknown,
+    transferList: Task['transferList'],
+    priority: number,
     timeout: number | undefined,
-  ): Promise<unknown> {
+    queueTimeout?: number,
+    signal?: AbortSignal,
+  ): { task: Task; promise: Promise<unknown> } {
     let resolve!: (value: unknown) => void;
     let reject!: (reason: unknown) => void;
     const promise = new Promise<unknown>((res, rej) => {
@@ -445,17 +449,28 @@ export class Pool extends EventEmitter implements TaskPool {
     const task = new Task(
       id,
       fn,
-      TaskKind.Call,
+      kind,
       arg,
-      undefined,
-      0,
+      transferList,
+      priority,
       timeout,
-      undefined,
-      undefined,
+      queueTimeout,
+      signal,
       performance.now(),
       resolve,
       reject,
     );
+    return { task, promise };
+  }
+
+  /** A task for one given thread (broadcast): sent now, never queued, never run elsewhere. */
+  private runOn(
+    thread: Thread,
+    fn: FunctionRecord,
+    arg: unknown,
+    timeout: number | undefined,
+  ): Promise<unknown> {
+    const { task, promise } = this.createTask(fn, TaskKind.Call, arg, undefined, 0, timeout);
     task.pinned = true;
     this.dispatch(thread, [task]);
     return promise;
@@ -533,16 +548,7 @@ export class Pool extends EventEmitter implements TaskPool {
     }
     const timeout = o.timeout ?? this.options.taskTimeout;
     const queueTimeout = o.queueTimeout ?? this.options.queueTimeout;
-    let resolve!: (value: unknown) => void;
-    let reject!: (reason: unknown) => void;
-    const promise = new Promise<unknown>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    const id = this.nextTaskId;
-    this.nextTaskId = id === MAX_TASK_ID ? 1 : id + 1;
-    const task = new Task(
-      id,
+    const { task, promise } = this.createTask(
       fn,
       kind,
       arg,
@@ -551,9 +557,6 @@ export class Pool extends EventEmitter implements TaskPool {
       timeout === undefined || timeout === Number.POSITIVE_INFINITY ? undefined : timeout,
       queueTimeout === Number.POSITIVE_INFINITY ? undefined : queueTimeout,
       signal,
-      performance.now(),
-      resolve,
-      reject,
     );
     if (o.onProgress !== undefined) task.onProgress = o.onProgress;
     if (signal) this.signals.add(signal, task);
