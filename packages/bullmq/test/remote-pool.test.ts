@@ -170,7 +170,10 @@ describe('RemotePool with two worker processes', () => {
   });
 
   it('higher priority runs first, as with a local pool', async () => {
-    const busy = Array.from({ length: 8 }, () => pool.run(800, { name: 'sleepFor' }));
+    // More busy jobs (12) than the two workers take at once (2 x concurrency 4): some stay
+    // waiting in Redis, so a worker slot that frees up early takes one of them (priority 0
+    // beats -5), never 'low' before 'high' has even been enqueued.
+    const busy = Array.from({ length: 12 }, () => pool.run(800, { name: 'sleepFor' }));
     await new Promise((r) => setTimeout(r, 200));
     const order: string[] = [];
     const low = pool.run(1, { priority: -5 }).then(() => order.push('low'));
