@@ -80,10 +80,16 @@ describe('thread-pool counting on queueing', () => {
     const wave = () =>
       Promise.all(
         Array.from(
-          { length: 16 },
+          // 32 hashes for libuv's 4 threads: the queue stays non-empty for most of each wave.
+          { length: 32 },
           () => new Promise((r) => pbkdf2('secret', 'salt', 30_000, 32, 'sha256', r)),
         ),
       );
+    // Load until counting has switched on (three waiting canaries in a row; later on a busy
+    // machine), then 2 s more, so the whole-run saturation is mostly measured while counting.
+    const switchDeadline = Date.now() + 10_000;
+    while (!monitor.snapshot().sinceStart.threadpool.counting && Date.now() < switchDeadline)
+      await wave();
     const until = Date.now() + 2000;
     while (Date.now() < until) await wave();
     const tp = monitor.snapshot().sinceStart.threadpool;
