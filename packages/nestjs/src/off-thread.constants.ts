@@ -3,7 +3,7 @@
  * CJS and ESM builds of this package (both can end up loaded in one process) agree on them.
  */
 
-/** Injection token of the {@link Pool} created by `OffThreadModule`. Prefer `@InjectPool()`. */
+/** Injection token of the `Pool` created by `OffThreadModule`. Prefer `@InjectPool()`. */
 export const OFFTHREAD_POOL = 'offthread:pool';
 
 /** Injection token of the resolved `OffThreadModuleOptions`. */
