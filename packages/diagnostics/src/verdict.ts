@@ -76,6 +76,9 @@ export function formatFrame(f: StackFrame): string {
   return f.line > 0 ? `${f.functionName} (${f.file}:${f.line}:${f.column})` : `${f.functionName}`;
 }
 
+/** Share of the run with every libuv thread busy that makes thread-pool queueing more than a burst. */
+const SUSTAINED_SATURATION = 0.05;
+
 /**
  * A block counts as the app's when the process ran for at least this share of it. A process
  * descheduled while idle runs ~0% of the stall; blocking code on a machine with 3-4 runnable
@@ -231,11 +234,16 @@ export function diagnose(input: DiagnoseInput, options: DiagnoseOptions = {}): V
     });
   }
 
-  // Thread pool saturated: requests queued and waited for a thread.
+  // Thread pool saturated: requests queued and waited for a thread, and not just once. A burst
+  // at startup (Node's ESM loader reads every module with fs/promises: hundreds of requests on 4
+  // threads) really queues for a few ms, but no UV_THREADPOOL_SIZE fixes a one-off: it needs the
+  // threads all busy for a share of the run, or queueing seen in more than one interval.
+  const queuedIntervals = input.samples?.filter((x) => x.threadpool.peak.queued > 0).length ?? 0;
   if (
     tp.enabled &&
     tp.peak.queued > 0 &&
-    (tp.wait.p99 >= o.waitThreshold || tp.saturation >= 0.5)
+    (tp.wait.p99 >= o.waitThreshold || tp.saturation >= 0.5) &&
+    (tp.saturation >= SUSTAINED_SATURATION || queuedIntervals >= 2)
   ) {
     findings.push({
       kind: 'threadpool-saturated',
