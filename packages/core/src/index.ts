@@ -3,6 +3,7 @@
  * @module
  */
 
+export type { CarryOptions } from './context.js';
 export { registerError } from './error-serialization.js';
 export {
   isOffThreadError,

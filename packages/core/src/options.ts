@@ -1,5 +1,7 @@
+import type { AsyncLocalStorage } from 'node:async_hooks';
 import { availableParallelism } from 'node:os';
 import type { ResourceLimits } from 'node:worker_threads';
+import { type CarryOptions, readCarryOption } from './context.js';
 
 /** Options of {@link Pool}. Every field is optional; see {@link defaultPoolOptions}. */
 export interface PoolOptions {
@@ -73,6 +75,23 @@ export interface PoolOptions {
    * ERR_OFFTHREAD_OUT_OF_MEMORY. Defaults to `Infinity` (never; nothing is measured).
    */
   maxThreadHeapMb?: number;
+  /**
+   * When `@opentelemetry/api` (an optional peer) has a context manager registered and the caller
+   * has a valid active span, that span's context crosses into the task: a thread that registers
+   * OpenTelemetry too runs the task inside it, so spans it starts are children of the caller's.
+   * Without an active span, or without OpenTelemetry, nothing is added to the task. `false` turns
+   * it off. Defaults to true.
+   */
+  traceContext?: boolean;
+  /**
+   * AsyncLocalStorage instances whose current stores cross into each task, by key:
+   * `{ requestId: requestIdStorage }`. Each store is copied (structured clone) when the task is
+   * submitted; one that cannot be copied fails that task with ERR_OFFTHREAD_UNCLONEABLE naming
+   * the key. In the thread, read them as `currentTask().carried.requestId`, or register the
+   * thread's own storages with `restoreCarry({ requestId: requestIdStorage })` from
+   * `@offthread/core/worker` so `requestIdStorage.getStore()` works there too. Defaults to none.
+   */
+  carry?: Record<string, AsyncLocalStorage<any>>;
 }
 
 /**
@@ -141,6 +160,7 @@ export const defaultPoolOptions = {
   name: 'offthread',
   maxTasksPerThread: Number.POSITIVE_INFINITY,
   maxThreadHeapMb: Number.POSITIVE_INFINITY,
+  traceContext: true,
 };
 
 /** {@link PoolOptions} after validation, with defaults filled in. */
@@ -165,6 +185,9 @@ export interface ResolvedPoolOptions {
   maxTasksPerThread: number;
   /** `Infinity` when threads are never recycled for their heap (nothing is measured then). */
   maxThreadHeapMb: number;
+  traceContext: boolean;
+  /** A frozen copy; `undefined` when nothing is carried. */
+  carry: CarryOptions | undefined;
 }
 
 /**
@@ -280,6 +303,8 @@ const poolOptionKeys = [
   'name',
   'maxTasksPerThread',
   'maxThreadHeapMb',
+  'traceContext',
+  'carry',
 ] as const;
 
 const resourceLimitKeys = [
@@ -409,6 +434,12 @@ export function resolvePoolOptions(
   if (o.maxTasksPerThread !== undefined && o.maxTasksPerThread !== Number.POSITIVE_INFINITY)
     checkPositiveInteger(o.maxTasksPerThread, 'options.maxTasksPerThread');
   if (o.maxThreadHeapMb !== undefined) checkHeapMb(o.maxThreadHeapMb, 'options.maxThreadHeapMb');
+  if (o.traceContext !== undefined && typeof o.traceContext !== 'boolean') {
+    throw new TypeError(
+      `options.traceContext must be true or false, got ${describe(o.traceContext)}`,
+    );
+  }
+  const carry = o.carry === undefined ? undefined : readCarryOption(o.carry, describe);
   const taskTimeout = o.taskTimeout as number | undefined;
   return {
     filename: o.filename === undefined ? undefined : resolveFile(o.filename, 'options.filename'),
@@ -432,6 +463,8 @@ export function resolvePoolOptions(
       (o.maxTasksPerThread as number | undefined) ?? defaultPoolOptions.maxTasksPerThread,
     maxThreadHeapMb:
       (o.maxThreadHeapMb as number | undefined) ?? defaultPoolOptions.maxThreadHeapMb,
+    traceContext: (o.traceContext as boolean | undefined) ?? defaultPoolOptions.traceContext,
+    carry,
   };
 }
 

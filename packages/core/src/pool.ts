@@ -4,6 +4,7 @@ import { isAbsolute } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { Transferable, Worker } from 'node:worker_threads';
+import { type ContextCarrier, captureContext, wrapArgument } from './context.js';
 import { blame, planDispatch, threadsToStart, waitingCount } from './dispatcher.js';
 import { deserializeError, type SerializedError } from './error-serialization.js';
 import { abortedError, OffThreadError, OffThreadErrorCode } from './errors.js';
@@ -286,9 +287,12 @@ export class Pool extends EventEmitter implements TaskPool {
     if (this.state !== 'open') return Promise.reject(this.closedError());
     let fn: FunctionRecord;
     let o: ReturnType<typeof readBroadcastOptions>;
+    let context: ContextCarrier | undefined;
     try {
       o = readBroadcastOptions(options);
       fn = this.functionFor(o.filename, o.name ?? 'default');
+      // The caller's trace context and carried values go to every live thread (context.ts).
+      context = captureContext(this.options.carry, this.options.traceContext);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -307,7 +311,7 @@ export class Pool extends EventEmitter implements TaskPool {
       if (thread.exiting) continue;
       const threadId = thread.worker.threadId;
       calls.push(
-        this.runOn(thread, fn, arg, timeout).then(
+        this.runOn(thread, fn, arg, timeout, context).then(
           (value) => ({ threadId, status: 'fulfilled', value: value as R }),
           (reason: unknown) => ({ threadId, status: 'rejected', reason }),
         ),
@@ -469,9 +473,12 @@ export class Pool extends EventEmitter implements TaskPool {
     fn: FunctionRecord,
     arg: unknown,
     timeout: number | undefined,
+    context?: ContextCarrier,
   ): Promise<unknown> {
-    const { task, promise } = this.createTask(fn, TaskKind.Call, arg, undefined, 0, timeout);
+    const sent = context === undefined ? arg : wrapArgument(arg, context);
+    const { task, promise } = this.createTask(fn, TaskKind.Call, sent, undefined, 0, timeout);
     task.pinned = true;
+    if (context !== undefined) task.withContext = true;
     this.dispatch(thread, [task]);
     return promise;
   }
@@ -546,6 +553,16 @@ export class Pool extends EventEmitter implements TaskPool {
       transferList = transferList ? [...transferList, ...arg.transferList] : arg.transferList;
       arg = arg.value;
     }
+    // Read now, in the caller's async context; undefined without OpenTelemetry or `carry` (context.ts).
+    let context: ContextCarrier | undefined;
+    try {
+      // A preload check runs no task code: nothing to carry.
+      if (kind !== TaskKind.Check)
+        context = captureContext(this.options.carry, this.options.traceContext);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (context !== undefined) arg = wrapArgument(arg, context);
     const timeout = o.timeout ?? this.options.taskTimeout;
     const queueTimeout = o.queueTimeout ?? this.options.queueTimeout;
     const { task, promise } = this.createTask(
@@ -559,6 +576,7 @@ export class Pool extends EventEmitter implements TaskPool {
       signal,
     );
     if (o.onProgress !== undefined) task.onProgress = o.onProgress;
+    if (context !== undefined) task.withContext = true;
     if (signal) this.signals.add(signal, task);
     this.queue.push(task);
     if (task.queueTimeout !== undefined) {

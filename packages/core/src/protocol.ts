@@ -46,6 +46,11 @@ export const RunFlag = {
   FlushFirst: 2,
   /** The caller listens to progress (run()'s onProgress): send the task's progress reports. */
   Progress: 4,
+  /**
+   * The arg slot holds `[arg, carrier]`: the caller's trace context and carried values
+   * (context.ts ContextCarrier), which the thread restores around the call (context-thread.ts).
+   */
+  Context: 8,
 } as const;
 
 /** How long a thread may take over its onThreadClose hooks before it is terminated (ms). */

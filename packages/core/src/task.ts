@@ -32,6 +32,11 @@ export class Task implements Queueable {
   onProgress: ((value: unknown) => void) | undefined;
   /** It must run on the thread it was sent to (pool.broadcast()): never re-queued elsewhere. */
   pinned = false;
+  /**
+   * Its `arg` is `[arg, carrier]` (see RunFlag.Context): the caller's trace context or carried
+   * AsyncLocalStorage values travel with it (context.ts).
+   */
+  withContext = false;
 
   constructor(
     readonly id: number,

@@ -336,5 +336,6 @@ function runFlags(task: Task): number {
   let flags = task.kind === TaskKind.Spread ? RunFlag.Spread : 0;
   if (task.timeout !== undefined || task.signal !== undefined) flags |= RunFlag.FlushFirst;
   if (task.onProgress !== undefined) flags |= RunFlag.Progress;
+  if (task.withContext) flags |= RunFlag.Context;
   return flags;
 }

@@ -18,6 +18,8 @@ import {
   type Transferable,
   workerData,
 } from 'node:worker_threads';
+import type { ContextCarrier } from './context.js';
+import { noCarriedValues, runInContext } from './context-thread.js';
 import { serializeError } from './error-serialization.js';
 import { abortedError, OffThreadError, OffThreadErrorCode } from './errors.js';
 import { exportedFunctionNames, findExport } from './export-lookup.js';
@@ -70,6 +72,8 @@ class RunningTask implements TaskContext {
   slot = -1;
   /** Its outcome was recorded: progress reports after that are dropped. */
   done = false;
+  /** What came with it under RunFlag.Context: the caller's trace context, carried values. */
+  context: ContextCarrier | undefined = undefined;
   constructor(
     readonly id: number,
     readonly entry: TaskFunction,
@@ -83,6 +87,9 @@ class RunningTask implements TaskContext {
   }
   get filename() {
     return this.entry.filename;
+  }
+  get carried(): Readonly<Record<string, unknown>> {
+    return this.context?.values ?? noCarriedValues;
   }
   // Most tasks never look at their signal; an AbortController per task would cost more than a
   // tiny task itself, so it is made on first access.
@@ -184,6 +191,14 @@ function handle(message: unknown[]): void {
 }
 
 function receive(id: number, fnId: number, flags: number, arg: unknown): void {
+  if (flags & RunFlag.Context) {
+    // [arg, carrier] (see RunFlag.Context).
+    const [value, context] = arg as [unknown, ContextCarrier];
+    const task = new RunningTask(id, entryOf(fnId), flags, value, false);
+    task.context = context;
+    enqueue(task);
+    return;
+  }
   enqueue(new RunningTask(id, entryOf(fnId), flags, arg, false));
 }
 
@@ -312,6 +327,12 @@ function callTask(task: RunningTask): void {
 }
 
 function call(task: RunningTask): unknown {
+  // The caller's trace context and carried values wrap the call (context-thread.ts).
+  if (task.context !== undefined) return runInContext(task.context, callFunction, task);
+  return callFunction(task);
+}
+
+function callFunction(task: RunningTask): unknown {
   const fn = task.entry.fn as (...args: unknown[]) => unknown;
   return task.flags & RunFlag.Spread ? fn(...(task.arg as unknown[])) : fn(task.arg);
 }

@@ -22,6 +22,11 @@ export interface TaskContext {
    * @throws {DOMException} DataCloneError when the value cannot be cloned.
    */
   progress(value: unknown): void;
+  /**
+   * The values the pool's `carry` option sent with this task, by key (copies of the caller's
+   * AsyncLocalStorage stores when the task was submitted). Empty when nothing was carried.
+   */
+  readonly carried: Readonly<Record<string, unknown>>;
 }
 
 export interface WorkerGlobalState {

@@ -1,0 +1,213 @@
+/**
+ * Thread-side half of context propagation (the caller side is context.ts): run a task inside
+ * the context that came with it. Only reached for tasks sent with RunFlag.Context.
+ *
+ * - Trace context: if this thread registered an OpenTelemetry context manager, the task runs
+ *   inside `context.with()` of a context whose active span is the caller's (extracted by the
+ *   thread's propagator when there is one, so baggage and tracestate come along), so spans
+ *   started in the task are its children. Without OpenTelemetry in the thread, nothing happens.
+ * - Carried values: each storage registered with `restoreCarry()` under a key that came with
+ *   the task runs the task inside `storage.run(value)`, so `storage.getStore()` works in the
+ *   thread as it did in the caller. All values are also readable as `currentTask().carried`.
+ */
+import type { AsyncLocalStorage } from 'node:async_hooks';
+import {
+  type CarryOptions,
+  type ContextCarrier,
+  isValidSpanContext,
+  kOtelApi,
+  kOtelSpan,
+  type OtelContext,
+  type OtelGlobal,
+  readCarryOption,
+  type TraceCarrier,
+} from './context.js';
+import { describe } from './options.js';
+import { getWorkerState } from './worker-state.js';
+
+/** `currentTask().carried` of a task that came without carried values. */
+export const noCarriedValues: Readonly<Record<string, unknown>> = Object.freeze(
+  Object.create(null),
+);
+
+/**
+ * key -> storages registered with restoreCarry(), on globalThis: a task module may load the CJS
+ * build of `@offthread/core/worker` while the runtime is the ESM build (or the other way round).
+ * Bounded by the registrations the task code makes (a Set per key: registering twice is once).
+ */
+const kCarryRegistry = Symbol.for('offthread.worker.carry');
+
+type Registry = Map<string, Set<AsyncLocalStorage<unknown>>>;
+
+function registry(): Registry | undefined {
+  return (globalThis as Record<symbol, Registry | undefined>)[kCarryRegistry];
+}
+
+/**
+ * Register this thread's AsyncLocalStorage instances for the values the pool's `carry` option
+ * sends, by the same keys: each task then runs inside `storage.run(value)`. Outside a pool
+ * thread it only validates its argument, so a module shared by the caller and the tasks may
+ * call it at top level.
+ */
+export function restoreCarry(storages: CarryOptions): void {
+  const checked = readCarryOption(storages, describe, 'restoreCarry(storages): storages');
+  if (checked === undefined || getWorkerState() === undefined) return;
+  const g = globalThis as Record<symbol, Registry | undefined>;
+  let map = g[kCarryRegistry];
+  if (map === undefined) {
+    map = new Map();
+    g[kCarryRegistry] = map;
+  }
+  for (const key of Object.keys(checked)) {
+    let set = map.get(key);
+    if (set === undefined) {
+      set = new Set();
+      map.set(key, set);
+    }
+    set.add(checked[key] as AsyncLocalStorage<unknown>);
+  }
+}
+
+type Entry = [storage: AsyncLocalStorage<unknown>, value: unknown];
+
+/** Call `fn(task)` inside the context that came with the task. Errors of `fn` pass through. */
+export function runInContext<T>(
+  carrier: ContextCarrier,
+  fn: (task: T) => unknown,
+  task: T,
+): unknown {
+  const entries = carrier.values === undefined ? undefined : storesFor(carrier.values);
+  const trace = carrier.trace;
+  if (trace !== undefined) {
+    const api = (globalThis as Record<symbol, OtelGlobal | undefined>)[kOtelApi];
+    const manager = api?.context;
+    if (manager !== undefined) {
+      const context = traceContext(api as OtelGlobal, manager.active(), trace);
+      if (context !== undefined)
+        return manager.with(context, runWithStores, undefined, entries, 0, fn, task);
+    }
+  }
+  return runWithStores(entries, 0, fn, task);
+}
+
+function storesFor(values: Record<string, unknown>): Entry[] | undefined {
+  const map = registry();
+  if (map === undefined) return undefined;
+  let entries: Entry[] | undefined;
+  for (const key of Object.keys(values)) {
+    const storages = map.get(key);
+    if (storages === undefined) continue;
+    entries ??= [];
+    for (const storage of storages) entries.push([storage, values[key]]);
+  }
+  return entries;
+}
+
+function runWithStores<T>(
+  entries: Entry[] | undefined,
+  index: number,
+  fn: (task: T) => unknown,
+  task: T,
+): unknown {
+  if (entries === undefined || index === entries.length) return fn(task);
+  const [storage, value] = entries[index] as Entry;
+  return storage.run(value, runWithStores, entries, index + 1, fn, task);
+}
+
+const headerGetter = {
+  get(carrier: Record<string, string>, key: string): string | undefined {
+    return Object.hasOwn(carrier, key) ? carrier[key] : undefined;
+  },
+  keys(carrier: Record<string, string>): string[] {
+    return Object.keys(carrier);
+  },
+};
+
+let warnedTrace = false;
+
+/**
+ * The caller's context as seen in this thread: what this thread's propagator extracts from the
+ * caller's headers (baggage, tracestate), with the caller's span as the active span. The span
+ * is set from the span context itself when no propagator (or a different one) is registered
+ * here, so the parent is right whatever the thread configured.
+ */
+function traceContext(
+  api: OtelGlobal,
+  base: OtelContext,
+  trace: TraceCarrier,
+): OtelContext | undefined {
+  try {
+    let context = base;
+    if (trace.headers !== undefined && api.propagation !== undefined)
+      context = api.propagation.extract(context, trace.headers, headerGetter);
+    const span = context.getValue(kOtelSpan) as { spanContext?: () => unknown } | undefined;
+    const extracted = typeof span?.spanContext === 'function' ? span.spanContext() : undefined;
+    if (
+      !isValidSpanContext(extracted) ||
+      extracted.spanId !== trace.spanId ||
+      extracted.traceId !== trace.traceId
+    ) {
+      context = context.setValue(kOtelSpan, new RemoteSpan(trace));
+    }
+    return context;
+  } catch (error) {
+    // Tracing must never fail a task: run it without the caller's context, say so once.
+    if (!warnedTrace) {
+      warnedTrace = true;
+      process.emitWarning(
+        `offthread: could not restore the caller's OpenTelemetry context in a worker thread (${(error as Error)?.message ?? error}); tasks run without it.`,
+      );
+    }
+    return undefined;
+  }
+}
+
+/**
+ * The caller's span as a parent in this thread: it records nothing (it belongs to the caller,
+ * which ends it), like the API's NonRecordingSpan, which the core cannot import.
+ */
+class RemoteSpan {
+  private readonly context: {
+    traceId: string;
+    spanId: string;
+    traceFlags: number;
+    isRemote: true;
+  };
+  constructor(trace: TraceCarrier) {
+    this.context = {
+      traceId: trace.traceId,
+      spanId: trace.spanId,
+      traceFlags: trace.traceFlags,
+      isRemote: true,
+    };
+  }
+  spanContext() {
+    return this.context;
+  }
+  setAttribute() {
+    return this;
+  }
+  setAttributes() {
+    return this;
+  }
+  addEvent() {
+    return this;
+  }
+  addLink() {
+    return this;
+  }
+  addLinks() {
+    return this;
+  }
+  setStatus() {
+    return this;
+  }
+  updateName() {
+    return this;
+  }
+  end(): void {}
+  isRecording(): boolean {
+    return false;
+  }
+  recordException(): void {}
+}

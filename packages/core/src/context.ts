@@ -1,0 +1,241 @@
+/**
+ * Caller-side half of context propagation: what crosses into a task besides its argument.
+ *
+ * Two things can cross, both as one plain object (a {@link ContextCarrier}) that travels with
+ * the task (see protocol.ts RunFlag.Context), so any transport that carries a task's argument
+ * carries it too:
+ * - the caller's OpenTelemetry trace context, read from the API's global registration, so the
+ *   core never imports `@opentelemetry/api` (an optional peer) and works without it;
+ * - the current stores of the AsyncLocalStorage instances named by the pool's `carry` option.
+ *
+ * The thread-side half is context-thread.ts.
+ */
+import type { AsyncLocalStorage } from 'node:async_hooks';
+import { OffThreadError, OffThreadErrorCode } from './errors.js';
+
+/** What crosses into a task with its argument: a plain, structured-cloneable object. */
+export interface ContextCarrier {
+  /** The caller's active span, when OpenTelemetry had one. */
+  trace?: TraceCarrier;
+  /** `carry` key -> the storage's store when the task was submitted (cloned then). */
+  values?: Record<string, unknown>;
+}
+
+/** The caller's span context, and what the registered propagator wrote (W3C headers, baggage). */
+export interface TraceCarrier {
+  traceId: string;
+  spanId: string;
+  traceFlags: number;
+  /** What `propagation.inject()` wrote (`traceparent`, `tracestate`, `baggage`), if a propagator is registered. */
+  headers?: Record<string, string>;
+}
+
+/** The AsyncLocalStorage instances whose stores cross into tasks, by the key they travel under. */
+export type CarryOptions = Readonly<Record<string, AsyncLocalStorage<any>>>;
+
+/**
+ * Where `@opentelemetry/api` 1.x registers its globals (tracer provider, context manager,
+ * propagator). Present only once something was registered: the mere import of the API adds
+ * nothing, so a process without an OpenTelemetry SDK never gets past one property read.
+ */
+export const kOtelApi = Symbol.for('opentelemetry.js.api.1');
+/** The API's context key for the active span (`createContextKey` is `Symbol.for`). */
+export const kOtelSpan = Symbol.for('OpenTelemetry Context Key SPAN');
+
+/** The parts of the API's global registration we use (stable across @opentelemetry/api 1.x). */
+export interface OtelGlobal {
+  context?: {
+    active(): OtelContext;
+    with<A extends unknown[], R>(
+      context: OtelContext,
+      fn: (...args: A) => R,
+      thisArg?: unknown,
+      ...args: A
+    ): R;
+  };
+  propagation?: {
+    inject(context: OtelContext, carrier: unknown, setter: unknown): void;
+    extract(context: OtelContext, carrier: unknown, getter: unknown): OtelContext;
+  };
+}
+
+export interface OtelContext {
+  getValue(key: symbol): unknown;
+  setValue(key: symbol, value: unknown): OtelContext;
+}
+
+interface SpanContextLike {
+  traceId: string;
+  spanId: string;
+  traceFlags: number;
+}
+
+const INVALID_TRACE_ID = '00000000000000000000000000000000';
+const INVALID_SPAN_ID = '0000000000000000';
+const TRACE_ID = /^[0-9a-f]{32}$/;
+const SPAN_ID = /^[0-9a-f]{16}$/;
+
+/** Is this a span context worth propagating (what the API's isSpanContextValid checks)? */
+export function isValidSpanContext(value: unknown): value is SpanContextLike {
+  const sc = value as SpanContextLike | undefined;
+  return (
+    typeof sc?.traceId === 'string' &&
+    typeof sc.spanId === 'string' &&
+    sc.traceId !== INVALID_TRACE_ID &&
+    sc.spanId !== INVALID_SPAN_ID &&
+    TRACE_ID.test(sc.traceId) &&
+    SPAN_ID.test(sc.spanId)
+  );
+}
+
+const headerSetter = {
+  set(carrier: Record<string, string>, key: string, value: string) {
+    if (typeof key === 'string' && typeof value === 'string') carrier[key] = value;
+  },
+};
+
+/**
+ * The context to send with a task submitted now, or `undefined` when there is none. This is on
+ * the hot path of every `run()`: without OpenTelemetry registered and without `carry`, it costs
+ * one property read of a symbol on globalThis and two comparisons.
+ *
+ * @throws {OffThreadError} ERR_OFFTHREAD_UNCLONEABLE naming the `carry` key whose store cannot
+ * be copied to a thread.
+ */
+export function captureContext(
+  carry: CarryOptions | undefined,
+  traceContext: boolean,
+): ContextCarrier | undefined {
+  const api = traceContext
+    ? ((globalThis as Record<symbol, OtelGlobal | undefined>)[kOtelApi] ?? undefined)
+    : undefined;
+  if (api === undefined && carry === undefined) return undefined;
+  return captureSlow(api, carry);
+}
+
+function captureSlow(
+  api: OtelGlobal | undefined,
+  carry: CarryOptions | undefined,
+): ContextCarrier | undefined {
+  const trace = api === undefined ? undefined : captureTrace(api);
+  const values = carry === undefined ? undefined : captureValues(carry);
+  if (trace === undefined && values === undefined) return undefined;
+  const carrier: ContextCarrier = {};
+  if (trace !== undefined) carrier.trace = trace;
+  if (values !== undefined) carrier.values = values;
+  return carrier;
+}
+
+let warnedTrace = false;
+
+/** The active span's context, only when a context manager is registered and the span is valid. */
+function captureTrace(api: OtelGlobal): TraceCarrier | undefined {
+  const manager = api.context;
+  if (manager === undefined) return undefined;
+  try {
+    const active = manager.active();
+    const span = active?.getValue(kOtelSpan) as { spanContext?: () => unknown } | undefined;
+    if (typeof span?.spanContext !== 'function') return undefined;
+    const sc = span.spanContext();
+    if (!isValidSpanContext(sc)) return undefined;
+    const trace: TraceCarrier = {
+      traceId: sc.traceId,
+      spanId: sc.spanId,
+      traceFlags: typeof sc.traceFlags === 'number' ? sc.traceFlags : 0,
+    };
+    // The registered propagator also carries what a span context alone does not: tracestate,
+    // baggage, or a vendor's own headers.
+    if (api.propagation !== undefined) {
+      const headers: Record<string, string> = Object.create(null);
+      api.propagation.inject(active, headers, headerSetter);
+      if (Object.keys(headers).length > 0) trace.headers = { ...headers };
+    }
+    return trace;
+  } catch (error) {
+    // Tracing must never fail a task: a broken propagator or context manager is reported once.
+    if (!warnedTrace) {
+      warnedTrace = true;
+      process.emitWarning(
+        `offthread: could not read the OpenTelemetry context to pass it to a task (${(error as Error)?.message ?? error}); tasks run without it. Set the pool option traceContext: false to stop trying.`,
+      );
+    }
+    return undefined;
+  }
+}
+
+/**
+ * The current store of each carried storage, copied now: the task sees the values as they were
+ * when it was submitted, even if it waits in the queue, and a store that cannot cross fails
+ * this task with the key named, before anything is sent.
+ */
+function captureValues(carry: CarryOptions): Record<string, unknown> | undefined {
+  let values: Record<string, unknown> | undefined;
+  for (const key in carry) {
+    const store = (carry[key] as AsyncLocalStorage<unknown>).getStore();
+    if (store === undefined) continue;
+    values ??= Object.create(null) as Record<string, unknown>;
+    const type = typeof store;
+    // Strings, numbers and booleans are copied as they are; anything else is checked now.
+    values[key] =
+      type === 'string' || type === 'number' || type === 'boolean' ? store : copy(key, store);
+  }
+  return values;
+}
+
+function copy(key: string, store: unknown): unknown {
+  try {
+    return structuredClone(store);
+  } catch (error) {
+    throw new OffThreadError(
+      OffThreadErrorCode.UNCLONEABLE,
+      `The store of options.carry.${key} could not be copied to the worker thread: ${(error as Error)?.message ?? error}. Carry plain data (an id, an object of strings and numbers), not functions, loggers or class instances with methods; build those in the thread from the carried data.`,
+      { cause: error },
+    );
+  }
+}
+
+/** Is it an AsyncLocalStorage (from any copy of node:async_hooks)? */
+function isStorage(value: unknown): value is AsyncLocalStorage<unknown> {
+  const v = value as AsyncLocalStorage<unknown> | undefined;
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    typeof v.getStore === 'function' &&
+    typeof v.run === 'function'
+  );
+}
+
+/**
+ * Validate the pool's `carry` option: an object of AsyncLocalStorage instances. Returns a frozen
+ * copy with a null prototype (keys are the user's: `__proto__` is a key like any other), or
+ * `undefined` for an empty object (nothing to carry, nothing to do per task).
+ *
+ * @throws {TypeError} naming `options.carry` or `options.carry.<key>` and how to fix it.
+ */
+export function readCarryOption(
+  value: unknown,
+  describe: (v: unknown) => string,
+  path = 'options.carry',
+): CarryOptions | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || isStorage(value)) {
+    throw new TypeError(
+      `${path} must be an object naming AsyncLocalStorage instances by key, like { requestId: requestIdStorage }, got ${describe(value)}`,
+    );
+  }
+  const out: Record<string, AsyncLocalStorage<unknown>> = Object.create(null);
+  for (const key of Object.keys(value)) {
+    const storage = (value as Record<string, unknown>)[key];
+    if (!isStorage(storage)) {
+      throw new TypeError(
+        `${path}.${key} must be an AsyncLocalStorage (new AsyncLocalStorage() from node:async_hooks), got ${describe(storage)}`,
+      );
+    }
+    out[key] = storage;
+  }
+  return Object.keys(out).length === 0 ? undefined : Object.freeze(out);
+}
+
+/** Put the carrier beside the argument (the thread unwraps it when RunFlag.Context is set). */
+export function wrapArgument(arg: unknown, context: ContextCarrier): unknown {
+  return [arg, context];
+}

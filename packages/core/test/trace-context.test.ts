@@ -1,0 +1,268 @@
+// Trace context into the thread (issue 14 item 4), with a real OpenTelemetry SDK on both sides:
+// BasicTracerProvider + SimpleSpanProcessor + InMemorySpanExporter here and in the thread
+// (test/fixtures/trace-context.mjs), AsyncLocalStorageContextManager on both.
+import {
+  context,
+  propagation,
+  ROOT_CONTEXT,
+  type Span,
+  TraceFlags,
+  trace,
+} from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import {
+  CompositePropagator,
+  TraceState,
+  W3CBaggagePropagator,
+  W3CTraceContextPropagator,
+} from '@opentelemetry/core';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
+import { afterAll, describe, expect, it } from 'vitest';
+import { RunFlag } from '../src/protocol.js';
+import { recordRuns } from './context-helpers.js';
+import { createPool, fixture } from './helpers.js';
+
+const traceTasks = fixture('trace-context.mjs');
+const exporter = new InMemorySpanExporter();
+trace.setGlobalTracerProvider(
+  new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }),
+);
+context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+const tracer = trace.getTracer('offthread-test-caller');
+
+interface ThreadSpan {
+  name: string;
+  traceId: string;
+  spanId: string;
+  parentSpanId: string | undefined;
+}
+
+/** Run `fn` inside a new active span of the caller; returns fn's result and the span. */
+async function inCallerSpan<T>(
+  name: string,
+  fn: () => Promise<T>,
+): Promise<{ result: T; span: Span }> {
+  return tracer.startActiveSpan(name, async (span) => {
+    try {
+      return { result: await fn(), span };
+    } finally {
+      span.end();
+    }
+  });
+}
+
+const byName = (spans: ThreadSpan[], name: string) => spans.find((s) => s.name === name);
+
+describe('trace context: the caller span is the parent of spans started in the task', () => {
+  it('an async task: its span and a nested span are in the caller trace, under the caller span', async () => {
+    const pool = createPool({ filename: traceTasks, minThreads: 1, maxThreads: 1 });
+    const { span } = await inCallerSpan('caller', () => pool.run('task', { name: 'traced' }));
+    const spans: ThreadSpan[] = await pool.run(undefined, { name: 'finishedSpans' });
+    const task = byName(spans, 'task');
+    const inner = byName(spans, 'task/inner');
+    expect(task?.traceId).toBe(span.spanContext().traceId);
+    expect(task?.parentSpanId).toBe(span.spanContext().spanId);
+    // After an await inside the task, the task's own span is still the active one.
+    expect(inner?.traceId).toBe(span.spanContext().traceId);
+    expect(inner?.parentSpanId).toBe(task?.spanId);
+  });
+
+  it('a synchronous task (and pool.proxy()) gets the caller span as parent too', async () => {
+    const pool = createPool({ filename: traceTasks, minThreads: 1, maxThreads: 1 });
+    const tasks = pool.proxy<{ tracedSync(name: string): unknown }>();
+    const { span } = await inCallerSpan('caller', async () => {
+      await pool.run('sync', { name: 'tracedSync' });
+      await tasks.tracedSync('proxied');
+    });
+    const spans: ThreadSpan[] = await pool.run(undefined, { name: 'finishedSpans' });
+    for (const name of ['sync', 'proxied']) {
+      expect(byName(spans, name)?.traceId).toBe(span.spanContext().traceId);
+      expect(byName(spans, name)?.parentSpanId).toBe(span.spanContext().spanId);
+    }
+  });
+
+  it('concurrent callers, interleaved in one thread, each parent their own task', async () => {
+    const pool = createPool({
+      filename: traceTasks,
+      minThreads: 1,
+      maxThreads: 1,
+      concurrentTasksPerWorker: 4,
+    });
+    const callers = await Promise.all(
+      [0, 1, 2, 3, 4, 5, 6, 7].map((i) =>
+        inCallerSpan(`caller-${i}`, () => pool.run(`task-${i}`, { name: 'traced' })),
+      ),
+    );
+    const spans: ThreadSpan[] = await pool.run(undefined, { name: 'finishedSpans' });
+    callers.forEach(({ span }, i) => {
+      const task = byName(spans, `task-${i}`);
+      const inner = byName(spans, `task-${i}/inner`);
+      expect(task?.traceId).toBe(span.spanContext().traceId);
+      expect(task?.parentSpanId).toBe(span.spanContext().spanId);
+      expect(inner?.parentSpanId).toBe(task?.spanId);
+    });
+    // Eight distinct traces: no task ran in another caller's context.
+    expect(new Set(callers.map(({ span }) => span.spanContext().traceId)).size).toBe(8);
+  });
+
+  it('pool.broadcast(): the call on every thread is a child of the caller span', async () => {
+    const pool = createPool({ filename: traceTasks, minThreads: 2, maxThreads: 2 });
+    const { result, span } = await inCallerSpan('caller', () =>
+      pool.broadcast('everywhere', { name: 'traced' }),
+    );
+    expect(result.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled']);
+    const perThread = await pool.broadcast(undefined, { name: 'finishedSpans' });
+    for (const entry of perThread) {
+      expect(entry.status).toBe('fulfilled');
+      const task = byName((entry as { value: ThreadSpan[] }).value, 'everywhere');
+      expect(task?.traceId).toBe(span.spanContext().traceId);
+      expect(task?.parentSpanId).toBe(span.spanContext().spanId);
+    }
+  });
+
+  it('a task does not keep the context of the task before it on the same thread', async () => {
+    const pool = createPool({ filename: traceTasks, minThreads: 1, maxThreads: 1 });
+    await inCallerSpan('caller', () => pool.run('first', { name: 'traced' }));
+    const after = await pool.run(undefined, { name: 'activeContext' });
+    expect(after.traceId).toBeUndefined();
+  });
+});
+
+describe('trace context: nothing crosses when there is nothing to carry', () => {
+  it('with OpenTelemetry registered but no active span, the task message carries only the argument', async () => {
+    const pool = createPool({ filename: traceTasks, minThreads: 1, maxThreads: 1 });
+    await pool.run(undefined, { name: 'finishedSpans' });
+    const runs = recordRuns();
+    const seen = await pool.run(undefined, { name: 'activeContext' });
+    expect(seen.traceId).toBeUndefined();
+    expect(runs).toHaveLength(1);
+    expect((runs[0]?.flags ?? 0) & RunFlag.Context).toBe(0);
+    expect(runs[0]?.arg).toBeUndefined();
+  });
+
+  it('an invalid (all-zero) active span context is not sent', async () => {
+    const pool = createPool({ filename: traceTasks, minThreads: 1, maxThreads: 1 });
+    await pool.run(undefined, { name: 'finishedSpans' });
+    const runs = recordRuns();
+    const invalid = trace.wrapSpanContext({
+      traceId: '00000000000000000000000000000000',
+      spanId: '0000000000000000',
+      traceFlags: TraceFlags.NONE,
+    });
+    await context.with(trace.setSpan(ROOT_CONTEXT, invalid), () =>
+      pool.run(undefined, { name: 'activeContext' }),
+    );
+    expect((runs[0]?.flags ?? 0) & RunFlag.Context).toBe(0);
+  });
+
+  it('traceContext: false sends nothing even inside an active span; the task span is a root', async () => {
+    const pool = createPool({
+      filename: traceTasks,
+      minThreads: 1,
+      maxThreads: 1,
+      traceContext: false,
+    });
+    await pool.run(undefined, { name: 'finishedSpans' });
+    const runs = recordRuns();
+    const { span } = await inCallerSpan('caller', () => pool.run('task', { name: 'traced' }));
+    expect(runs).toHaveLength(1);
+    expect((runs[0]?.flags ?? 0) & RunFlag.Context).toBe(0);
+    expect(runs[0]?.arg).toBe('task');
+    const spans: ThreadSpan[] = await pool.run(undefined, { name: 'finishedSpans' });
+    const task = byName(spans, 'task');
+    expect(task?.parentSpanId).toBeUndefined();
+    expect(task?.traceId).not.toBe(span.spanContext().traceId);
+  });
+
+  it('with an active span, exactly one task message carries the span context beside the argument', async () => {
+    const pool = createPool({ filename: traceTasks, minThreads: 1, maxThreads: 1 });
+    await pool.run(undefined, { name: 'finishedSpans' });
+    const runs = recordRuns();
+    const { span } = await inCallerSpan('caller', () => pool.run('task', { name: 'traced' }));
+    expect(runs).toHaveLength(1);
+    expect((runs[0]?.flags ?? 0) & RunFlag.Context).toBe(RunFlag.Context);
+    const [arg, carrier] = (runs[0] as { arg: unknown }).arg as [
+      unknown,
+      { trace: Record<string, unknown> },
+    ];
+    expect(arg).toBe('task');
+    expect(carrier.trace).toMatchObject({
+      traceId: span.spanContext().traceId,
+      spanId: span.spanContext().spanId,
+      traceFlags: span.spanContext().traceFlags,
+    });
+  });
+
+  it('a thread without OpenTelemetry runs the task as usual (the carrier is ignored)', async () => {
+    const pool = createPool({
+      filename: traceTasks,
+      minThreads: 1,
+      maxThreads: 1,
+      workerData: { otel: false },
+    });
+    const { result } = await inCallerSpan('caller', () =>
+      pool.run(undefined, { name: 'activeContext' }),
+    );
+    expect(result.traceId).toBeUndefined();
+  });
+
+  it('options.traceContext must be a boolean', () => {
+    expect(() => createPool({ traceContext: 'yes' as never })).toThrow(
+      /options\.traceContext must be true or false, got "yes"/,
+    );
+  });
+});
+
+describe('trace context with a registered propagator: tracestate and baggage cross too', () => {
+  propagation.setGlobalPropagator(
+    new CompositePropagator({
+      propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()],
+    }),
+  );
+  afterAll(() => propagation.disable());
+
+  const parent = trace.wrapSpanContext({
+    traceId: '0af7651916cd43dd8448eb211c80319c',
+    spanId: 'b7ad6b7169203331',
+    traceFlags: TraceFlags.SAMPLED,
+    traceState: new TraceState('vendor=abc,other=1'),
+  });
+  const callerContext = propagation.setBaggage(
+    trace.setSpan(ROOT_CONTEXT, parent),
+    propagation.createBaggage({ tenant: { value: 'acme' } }),
+  );
+
+  it('the thread extracts them with its own propagator', async () => {
+    const pool = createPool({
+      filename: traceTasks,
+      minThreads: 1,
+      maxThreads: 1,
+      workerData: { propagator: true },
+    });
+    const seen = await context.with(callerContext, () =>
+      pool.run(undefined, { name: 'activeContext' }),
+    );
+    expect(seen).toEqual({
+      traceId: '0af7651916cd43dd8448eb211c80319c',
+      spanId: 'b7ad6b7169203331',
+      traceFlags: TraceFlags.SAMPLED,
+      isRemote: true,
+      traceState: 'vendor=abc,other=1',
+      baggage: { tenant: 'acme' },
+    });
+  });
+
+  it('a thread without a propagator still gets the caller span as parent (from the span context)', async () => {
+    const pool = createPool({ filename: traceTasks, minThreads: 1, maxThreads: 1 });
+    await context.with(callerContext, () => pool.run('task', { name: 'traced' }));
+    const spans: ThreadSpan[] = await pool.run(undefined, { name: 'finishedSpans' });
+    expect(byName(spans, 'task')).toMatchObject({
+      traceId: '0af7651916cd43dd8448eb211c80319c',
+      parentSpanId: 'b7ad6b7169203331',
+    });
+  });
+});
