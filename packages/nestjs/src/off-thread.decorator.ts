@@ -62,13 +62,43 @@ export function OffThread(options?: OffThreadOptions): MethodDecorator {
           ),
         );
       }
-      return runtime.call(this, key, checked, args);
+      // Detached (`items.map(service.fib)`): the call has no instance, so nothing tells which
+      // provider a thread should resolve. Say so, rather than fail inside the runtime.
+      if (!isInstanceOf(this, target)) {
+        return Promise.reject(
+          new TypeError(
+            `${className}.${key}() was called without its instance (\`this\` is ${describeThis(this)}), as happens when the method is passed as a callback: items.map(service.${key}). An @OffThread() method runs on the provider's instance in a thread: call it on the instance, items.map((x) => service.${key}(x)), or bind it, service.${key}.bind(service).`,
+          ),
+        );
+      }
+      // The method is async for its callers: anything thrown while sending (a transfer function
+      // that throws, a bad transfer list) rejects the promise rather than throwing synchronously.
+      try {
+        return runtime.call(this, key, checked, args);
+      } catch (error) {
+        return Promise.reject(error);
+      }
     };
     Object.defineProperty(dispatch, 'name', { value: original.name, configurable: true });
     copyMetadata(original, dispatch);
     descriptor.value = dispatch;
     return descriptor;
   };
+}
+
+function isInstanceOf(value: unknown, prototype: object): value is object {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    Object.prototype.isPrototypeOf.call(prototype, value)
+  );
+}
+
+function describeThis(value: unknown): string {
+  if (value === undefined || value === null) return String(value);
+  if (typeof value !== 'object' && typeof value !== 'function') return `a ${typeof value}`;
+  const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
+  return typeof name === 'string' && name ? `a ${name}` : 'another object';
 }
 
 function record(

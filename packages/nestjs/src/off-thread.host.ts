@@ -4,6 +4,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Transferable } from 'node:worker_threads';
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { OffThreadError, Pool, type TaskPool } from '@offthread/core';
+import { describeValue } from '@offthread/core/adapter';
 import { isOffThreadWorker } from '@offthread/core/worker';
 import { exportNameIn, findExportingModule } from './class-location.js';
 import { registerNestExceptions, restoreHttpException } from './http-errors.js';
@@ -118,8 +119,15 @@ export class OffThreadHost implements OffThreadRuntime, OnApplicationShutdown {
       }
     }
     if (options.transfer) {
+      const picked: unknown = options.transfer(...args);
+      // A common slip is returning the buffer itself: name the option rather than fail on a spread.
+      if (!Array.isArray(picked)) {
+        throw new TypeError(
+          `@OffThread() options.transfer of ${target.className}.${method}() must return an array of objects to move, like (bytes) => [bytes.buffer], got ${describeValue(picked)}`,
+        );
+      }
       transferList ??= [];
-      transferList.push(...(options.transfer(...args) as Transferable[]));
+      transferList.push(...(picked as Transferable[]));
     }
     const runOptions: Record<string, unknown> = { filename: workerEntryFile };
     if (options.timeout !== undefined) runOptions.timeout = options.timeout;

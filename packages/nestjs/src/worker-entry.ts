@@ -334,17 +334,23 @@ function registerTsx(requireFrom: NodeJS.Require): void {
  * the one that matters, and it is not necessarily the one this file would import.
  */
 function markHttpException(error: unknown): void {
-  if (error === null || typeof error !== 'object' || !Object.isExtensible(error)) return;
-  const chain: string[] = [];
-  for (
-    let p = Object.getPrototypeOf(error);
-    p && p !== Error.prototype;
-    p = Object.getPrototypeOf(p)
-  ) {
-    const name = (p as { constructor?: { name?: string } }).constructor?.name;
-    if (name) chain.push(name);
-  }
-  if (chain.includes('HttpException')) (error as Record<string, unknown>)[kHttpChain] = chain;
+  // What was thrown is user data: a Proxy's traps or a throwing `constructor` getter must not
+  // replace the thrown value with an error of this function (the core copies hostile values).
+  try {
+    if (error === null || typeof error !== 'object' || !Object.isExtensible(error)) return;
+    const chain: string[] = [];
+    // Bounded: a Proxy's getPrototypeOf trap can hand out a new prototype forever.
+    let depth = 0;
+    for (
+      let p = Object.getPrototypeOf(error);
+      p && p !== Error.prototype && depth < 64;
+      p = Object.getPrototypeOf(p), depth++
+    ) {
+      const name = (p as { constructor?: { name?: string } }).constructor?.name;
+      if (typeof name === 'string' && name) chain.push(name);
+    }
+    if (chain.includes('HttpException')) (error as Record<string, unknown>)[kHttpChain] = chain;
+  } catch {}
 }
 
 function looksLikeEnvelope(value: unknown): boolean {
