@@ -88,6 +88,16 @@ describe('core snippets', () => {
   it('progress.mjs reports progress before the result', async () => {
     expect(await run('core/progress.mjs')).toBe('25%\n50%\n75%\n100%\nimported 1000\n');
   });
+  it('context.mjs: the task span is a child of the request span; the request id crosses', async () => {
+    // The thread's console output reaches stdout on its own channel: compare lines, not order.
+    const lines = (await run('core/context.mjs')).trim().split('\n').sort();
+    expect(lines).toEqual([
+      '[req-7] building 1000 rows',
+      '[req-7] handling the request',
+      'parent is the request span: true',
+      'same trace: true',
+    ]);
+  });
   it('tuning/cluster.mjs divides the threads among processes', async () => {
     expect(await run('tuning/cluster.mjs')).toMatch(/2 processes: maxThreads \d+/);
   });
