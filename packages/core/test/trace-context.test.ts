@@ -1,6 +1,9 @@
 // Trace context into the thread (issue 14 item 4), with a real OpenTelemetry SDK on both sides:
 // BasicTracerProvider + SimpleSpanProcessor + InMemorySpanExporter here and in the thread
 // (test/fixtures/trace-context.mjs), AsyncLocalStorageContextManager on both.
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import {
   context,
   propagation,
@@ -264,5 +267,24 @@ describe('trace context with a registered propagator: tracestate and baggage cro
       traceId: '0af7651916cd43dd8448eb211c80319c',
       parentSpanId: 'b7ad6b7169203331',
     });
+  });
+});
+
+describe('trace context under OpenTelemetry HTTP instrumentation', () => {
+  it("an HTTP request's server span is the parent of the span its handler's task starts", async () => {
+    // A plain node process (CJS), so the instrumentation patches node:http as it would in an app.
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [fileURLToPath(fixture('http-trace-server.cjs'))],
+      { timeout: 60_000 },
+    );
+    const { response, server, thread } = JSON.parse(stdout);
+    expect(server).toMatchObject({ name: 'GET' });
+    expect(thread).toMatchObject({
+      name: 'handler work',
+      traceId: server.traceId,
+      parentSpanId: server.spanId,
+    });
+    expect(response).toEqual({ traceId: server.traceId, spanId: thread.spanId });
   });
 });
