@@ -2,7 +2,7 @@
 // BasicTracerProvider + SimpleSpanProcessor + InMemorySpanExporter here and in the thread
 // (test/fixtures/trace-context.mjs), AsyncLocalStorageContextManager on both.
 import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import {
   context,
@@ -286,5 +286,21 @@ describe('trace context under OpenTelemetry HTTP instrumentation', () => {
       parentSpanId: server.spanId,
     });
     expect(response).toEqual({ traceId: server.traceId, spanId: thread.spanId });
+  });
+});
+
+describe('trace context with the SDK started by node --import', () => {
+  it('the preload runs in the pool threads too (they inherit execArgv), so tasks need no set-up of their own', async () => {
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [
+        '--import',
+        pathToFileURL(fileURLToPath(fixture('otel-preload.mjs'))).href,
+        fileURLToPath(fixture('preloaded-main.mjs')),
+      ],
+      { timeout: 60_000 },
+    );
+    const { caller, seen } = JSON.parse(stdout);
+    expect(seen).toEqual({ activeSpanId: caller.spanId, traceId: caller.traceId });
   });
 });
