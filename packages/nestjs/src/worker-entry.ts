@@ -40,7 +40,7 @@ export default async function offThreadNestTask(payload: WorkerPayload): Promise
   return call(payload);
 }
 
-/** Singleton instances already resolved in this thread, by context and token. */
+/** Singleton instances already resolved in this thread, by target id (bounded with `targets`). */
 const resolved = new Map<string, Record<string, unknown>>();
 
 /** Targets this thread has met, by id (bounded: ids of many processes may reach one thread). */
@@ -49,7 +49,12 @@ const kMaxTargets = 1000;
 
 function remember(target: TargetRef, logger: false | LogLevel[] | undefined): void {
   if (targets.has(target.id)) return;
-  if (targets.size >= kMaxTargets) targets.delete(targets.keys().next().value as string);
+  if (targets.size >= kMaxTargets) {
+    const oldest = targets.keys().next().value as string;
+    targets.delete(oldest);
+    // Its resolved instance goes with it: ids of processes long gone must not pile up here.
+    resolved.delete(oldest);
+  }
   targets.set(target.id, { target, logger: logger ?? ['error', 'warn'] });
 }
 
@@ -65,7 +70,8 @@ async function call(payload: CallPayload): Promise<unknown> {
   if (instance === undefined) {
     const app = await context(target, logger);
     instance = (await resolveInstance(app, target)) as Record<string, unknown>;
-    if (key !== undefined) resolved.set(key, instance);
+    // Only while the target is remembered (it may have been evicted during the await).
+    if (key !== undefined && targets.has(key)) resolved.set(key, instance);
   }
   const fn = instance[method];
   if (typeof fn !== 'function') {
