@@ -7,6 +7,7 @@ import {
   checkRetryAfterOption,
   defaultAdapterOptions,
   describeValue,
+  MAX_TIMER_MS,
   readOptionBag,
   resolveModulePath,
 } from '@offthread/core/adapter';
@@ -196,6 +197,13 @@ function checkMs(value: unknown, path: string): void {
   }
   if (value < 0)
     throw new RangeError(`${path} must be a number of milliseconds >= 0, got ${value}`);
+  // Checked now, not when the app shuts down: the pool refuses what a timer cannot hold, and a
+  // refusal at shutdown would leave the pool open.
+  if (value > MAX_TIMER_MS && value !== Number.POSITIVE_INFINITY) {
+    throw new RangeError(
+      `${path} must be at most ${MAX_TIMER_MS} ms (about 24.8 days, the longest a timer can wait), or Infinity for no limit; got ${value}`,
+    );
+  }
 }
 
 /**
@@ -282,6 +290,17 @@ export function resolveModuleOptions(
       );
     }
   }
+  // Unknown keys go on to the pool, whose error lists only pool options: a misspelt Nest option
+  // (workerModul) would be reported as "not a Pool option". Catch those here, by name.
+  for (const key of Object.keys(o)) {
+    if ((moduleOnlyKeys as readonly string[]).includes(key)) continue;
+    const meant = moduleOnlyKeys.find((known) => nearMiss(key, known));
+    if (meant !== undefined) {
+      throw new TypeError(
+        `options.${key} is not an option of OffThreadModule: did you mean options.${meant}? Its options are every Pool option of @offthread/core plus ${moduleOnlyKeys.join(', ')}.`,
+      );
+    }
+  }
   const pool: Record<string, unknown> = { ...o };
   for (const key of moduleOnlyKeys) delete pool[key];
   let existingPool: TaskPool | undefined;
@@ -318,6 +337,27 @@ export function resolveModuleOptions(
     errors: o.errors ?? [],
     pool: pool as PoolOptions,
   };
+}
+
+/** Same name but for case, or at most two edits apart (no pool option is that close to one). */
+function nearMiss(key: string, known: string): boolean {
+  const a = key.toLowerCase();
+  const b = known.toLowerCase();
+  if (a === b) return true;
+  if (Math.abs(a.length - b.length) > 2) return false;
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(
+        (previous[j] ?? 0) + 1,
+        (row[j - 1] ?? 0) + 1,
+        (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    previous = row;
+  }
+  return (previous[b.length] ?? 0) <= 2;
 }
 
 /**

@@ -28,6 +28,29 @@ describe('OffThreadModule options', () => {
     );
   });
 
+  it('a shutdownTimeout longer than a timer can hold is refused by forRoot(), not at shutdown', () => {
+    expect(() => OffThreadModule.forRoot({ shutdownTimeout: 3e9 })).toThrow(
+      /options\.shutdownTimeout must be at most 2147483647 ms.*or Infinity/,
+    );
+    expect(() =>
+      OffThreadModule.forRoot({ shutdownTimeout: Number.POSITIVE_INFINITY }),
+    ).not.toThrow();
+    expect(() => OffThreadModule.forRoot({ shutdownTimeout: 0 })).not.toThrow();
+  });
+
+  it('a misspelt module option names the option meant, not the pool options', () => {
+    expect(() => OffThreadModule.forRoot({ workerModul: class {} } as never)).toThrow(
+      /options\.workerModul is not an option of OffThreadModule: did you mean options\.workerModule\?/,
+    );
+    expect(() => OffThreadModule.forRoot({ retryafter: 2 } as never)).toThrow(
+      /did you mean options\.retryAfter\?/,
+    );
+    // Pool options are not mistaken for near misses of module options.
+    expect(() =>
+      OffThreadModule.forRoot({ maxThreads: 2, queueTimeout: 100, name: 'x', env: {} }),
+    ).not.toThrow();
+  });
+
   it('pool options are validated by the pool, at start-up', async () => {
     const compiling = Test.createTestingModule({
       imports: [OffThreadModule.forRoot({ maxThreads: 0 })],
