@@ -28,6 +28,8 @@ export default defineConfig({
     index: 'src/index.ts',
     worker: 'src/worker.ts',
     'worker-runtime': 'src/worker-runtime.ts',
+    // The child entry of runtime: 'process' pools (process-thread.ts), located the same way.
+    'process-entry': 'src/process-entry.ts',
     adapter: 'src/adapter/index.ts',
   },
   format: ['esm', 'cjs'],

@@ -28,6 +28,7 @@ export {
   type ThreadStartFailure,
 } from './pool.js';
 export { kPoolWorkers, livePools, type ObservablePool } from './pool-registry.js';
+export type { PoolRuntime } from './process-options.js';
 export type { Percentiles, PoolStats } from './stats.js';
 export { isTaskPool, type TaskPool } from './task-pool.js';
 export { type Transferred, transfer } from './transfer.js';

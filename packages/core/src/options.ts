@@ -2,6 +2,7 @@ import type { AsyncLocalStorage } from 'node:async_hooks';
 import { availableParallelism } from 'node:os';
 import type { ResourceLimits } from 'node:worker_threads';
 import { type CarryOptions, readCarryOption } from './context.js';
+import { checkProcessResourceLimits, type PoolRuntime, readRuntime } from './process-options.js';
 
 /** Options of {@link Pool}. Every field is optional; see {@link defaultPoolOptions}. */
 export interface PoolOptions {
@@ -92,6 +93,16 @@ export interface PoolOptions {
    * `@offthread/core/worker` so `requestIdStorage.getStore()` works there too. Defaults to none.
    */
   carry?: Record<string, AsyncLocalStorage<any>>;
+  /**
+   * Where tasks run: `'thread'` (worker threads) or `'process'` (child processes, for task code
+   * that may take its process down: a native addon that segfaults, `process.abort()`). With
+   * processes a crash fails only the task running there and the process is replaced; the API,
+   * events and error codes are the same, values cross by the same structured clone, but
+   * `transfer()` copies, starting a worker and each call cost more, and `threadId` is the
+   * child's pid. resourceLimits: only `maxOldGenerationSizeMb` and `maxYoungGenerationSizeMb`
+   * apply. Defaults to 'thread'.
+   */
+  runtime?: PoolRuntime;
 }
 
 /**
@@ -161,6 +172,7 @@ export const defaultPoolOptions = {
   maxTasksPerThread: Number.POSITIVE_INFINITY,
   maxThreadHeapMb: Number.POSITIVE_INFINITY,
   traceContext: true,
+  runtime: 'thread' as PoolRuntime,
 };
 
 /** {@link PoolOptions} after validation, with defaults filled in. */
@@ -188,6 +200,7 @@ export interface ResolvedPoolOptions {
   traceContext: boolean;
   /** A frozen copy; `undefined` when nothing is carried. */
   carry: CarryOptions | undefined;
+  runtime: PoolRuntime;
 }
 
 /**
@@ -305,6 +318,7 @@ const poolOptionKeys = [
   'maxThreadHeapMb',
   'traceContext',
   'carry',
+  'runtime',
 ] as const;
 
 const resourceLimitKeys = [
@@ -440,6 +454,8 @@ export function resolvePoolOptions(
     );
   }
   const carry = o.carry === undefined ? undefined : readCarryOption(o.carry, describe);
+  const runtime = readRuntime(o.runtime, describe);
+  if (runtime === 'process') checkProcessResourceLimits(resourceLimits);
   const taskTimeout = o.taskTimeout as number | undefined;
   return {
     filename: o.filename === undefined ? undefined : resolveFile(o.filename, 'options.filename'),
@@ -465,6 +481,7 @@ export function resolvePoolOptions(
       (o.maxThreadHeapMb as number | undefined) ?? defaultPoolOptions.maxThreadHeapMb,
     traceContext: (o.traceContext as boolean | undefined) ?? defaultPoolOptions.traceContext,
     carry,
+    runtime,
   };
 }
 

@@ -358,7 +358,8 @@ export class Pool extends EventEmitter implements TaskPool {
   /** The live worker threads, for observers such as `@offthread/diagnostics` (see pool-registry.ts). */
   [kPoolWorkers](): Worker[] {
     const workers: Worker[] = [];
-    for (const thread of this.threads) if (!thread.exiting) workers.push(thread.worker);
+    for (const thread of this.threads)
+      if (!thread.exiting && thread.runtime === 'thread') workers.push(thread.worker);
     return workers;
   }
 
@@ -894,6 +895,7 @@ export class Pool extends EventEmitter implements TaskPool {
             execArgv: this.options.execArgv ?? inheritedExecArgv(),
             maxTasks: this.options.maxTasksPerThread,
             maxHeapMb: this.options.maxThreadHeapMb,
+            runtime: this.options.runtime,
           },
           this.onMessage,
           (dead, exitCode) => this.onExit(dead, exitCode),
@@ -1070,10 +1072,10 @@ export class Pool extends EventEmitter implements TaskPool {
       ? `was stopped because ${thread.stopReason}`
       : error
         ? `crashed with an uncaught ${error.name}: ${error.message}`
-        : `exited with code ${exitCode}`;
+        : thread.describeExit(exitCode);
     return new OffThreadError(
       OffThreadErrorCode.WORKER_EXIT,
-      `The worker thread running the task ${why}`,
+      `The ${thread.label} running the task ${why}`,
       { cause: error, exitCode, ...where },
     );
   }
@@ -1083,10 +1085,10 @@ export class Pool extends EventEmitter implements TaskPool {
       ? `was stopped because ${thread.stopReason}`
       : thread.crashError
         ? `died (${thread.crashError.name}: ${thread.crashError.message})`
-        : `exited with code ${exitCode}`;
+        : thread.describeExit(exitCode);
     return new OffThreadError(
       OffThreadErrorCode.RESULT_LOST,
-      `The task finished, but its worker thread ${why} before the result could be sent back. The task ran once and was not re-run.`,
+      `The task finished, but its ${thread.label} ${why} before the result could be sent back. The task ran once and was not re-run.`,
       { cause: thread.crashError, exitCode, ...describeTask(task) },
     );
   }

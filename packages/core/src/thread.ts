@@ -7,6 +7,8 @@ import {
   type Transferable,
   Worker,
 } from 'node:worker_threads';
+import type { PoolRuntime } from './process-options.js';
+import { ProcessThread } from './process-thread.js';
 import {
   appendRun,
   encodeCheck,
@@ -35,7 +37,28 @@ export interface ThreadSpawnOptions {
   maxTasks: number;
   /** Heap in use (MB) past which the thread reports it (Op.HeapHigh); `Infinity` for never. */
   maxHeapMb: number;
+  /** Worker thread (default) or child process (see process-thread.ts). */
+  runtime?: PoolRuntime;
 }
+
+/**
+ * The pool's handle on one of its workers: a worker thread, or a child process with the same
+ * interface (process-thread.ts). The pool narrows on `runtime` only where they differ.
+ */
+export type Thread = WorkerThread | ProcessThread;
+
+/** Start a worker of the kind the pool's `runtime` option asks for. */
+export const Thread = {
+  spawn(
+    options: ThreadSpawnOptions,
+    onMessage: (thread: Thread, message: unknown[]) => void,
+    onExit: (thread: Thread, exitCode: number) => void,
+  ): Thread {
+    return options.runtime === 'process'
+      ? ProcessThread.spawn(options, onMessage, onExit)
+      : WorkerThread.spawn(options, onMessage, onExit);
+  },
+};
 
 /** A task that could not be posted, and why. */
 export interface PostFailure {
@@ -48,7 +71,10 @@ export interface PostFailure {
  * tasks to it, reading what it publishes about the task(s) it runs, its utilization window, and
  * stopping it. What to do with tasks when it dies is the pool's business (see pool.ts onExit).
  */
-export class Thread {
+export class WorkerThread {
+  readonly runtime = 'thread' as const;
+  /** What error messages call it. */
+  readonly label = 'worker thread';
   /** Tasks sent to the thread and not yet reported back, in the order they were sent. */
   readonly inFlight = new Map<number, Task>();
   /** Task functions this thread already knows (see Op.Register). */
@@ -78,8 +104,7 @@ export class Thread {
   lastActive = 0;
   private referenced = true;
   /** Event-loop utilization readings behind `stats().utilization` (see {@link utilization}). */
-  private eluBase: EventLoopUtilization | undefined;
-  private eluMiddle: EventLoopUtilization | undefined;
+  private readonly window = new UtilizationWindow();
   /** Written by the thread (Atomics.store): how many tasks it started, and which run now. */
   private readonly slab: Int32Array;
 
@@ -105,9 +130,9 @@ export class Thread {
    */
   static spawn(
     options: ThreadSpawnOptions,
-    onMessage: (thread: Thread, message: unknown[]) => void,
-    onExit: (thread: Thread, exitCode: number) => void,
-  ): Thread {
+    onMessage: (thread: WorkerThread, message: unknown[]) => void,
+    onExit: (thread: WorkerThread, exitCode: number) => void,
+  ): WorkerThread {
     const { port1, port2 } = new MessageChannel();
     const slab = new SharedArrayBuffer(slabBytes(options.concurrency));
     const runtime: RuntimeData = {
@@ -137,7 +162,7 @@ export class Thread {
       port2.close();
       throw error;
     }
-    const thread = new Thread(options.id, worker, port1, slab, options.maxTasks);
+    const thread = new WorkerThread(options.id, worker, port1, slab, options.maxTasks);
     port1.on('message', (message: unknown[]) => onMessage(thread, message));
     worker.on('error', (error) => {
       thread.crashError ??= error;
@@ -309,30 +334,50 @@ export class Thread {
     return true;
   }
 
-  /**
-   * Event-loop utilization over the last one to two seconds. Two readings are kept so that
-   * several readers (a dashboard, a load shedder) see the same window instead of each resetting
-   * the other's baseline.
-   */
+  /** Event-loop utilization over the last one to two seconds (see {@link UtilizationWindow}). */
   utilization(): number {
-    const performance = this.worker.performance;
+    return this.window.read(this.worker.performance);
+  }
+
+  /** How error messages say it ended, when the pool did not stop it and no error is known. */
+  describeExit(exitCode: number): string {
+    return `exited with code ${exitCode}`;
+  }
+}
+
+/** What {@link UtilizationWindow} reads: a Worker's `performance`, or a process's stand-in. */
+export interface UtilizationSource {
+  eventLoopUtilization(a?: EventLoopUtilization, b?: EventLoopUtilization): EventLoopUtilization;
+}
+
+/**
+ * Event-loop utilization over the last one to two seconds. Two readings are kept so that
+ * several readers (a dashboard, a load shedder) see the same window instead of each resetting
+ * the other's baseline.
+ */
+export class UtilizationWindow {
+  private base: EventLoopUtilization | undefined;
+  private middle: EventLoopUtilization | undefined;
+
+  read(performance: UtilizationSource): number {
     const now = performance.eventLoopUtilization();
     // Until a second has passed, the window starts when the thread did.
-    this.eluBase ??= { idle: 0, active: 0, utilization: 0 };
+    this.base ??= { idle: 0, active: 0, utilization: 0 };
     const elapsed = (from: EventLoopUtilization) => now.idle + now.active - from.idle - from.active;
-    if (this.eluMiddle && elapsed(this.eluMiddle) >= 1000) {
-      this.eluBase = this.eluMiddle;
-      this.eluMiddle = now;
-    } else if (!this.eluMiddle && elapsed(this.eluBase) >= 1000) {
-      this.eluMiddle = now;
+    if (this.middle && elapsed(this.middle) >= 1000) {
+      this.base = this.middle;
+      this.middle = now;
+    } else if (!this.middle && elapsed(this.base) >= 1000) {
+      this.middle = now;
     }
-    return elapsed(this.eluBase) > 0
-      ? performance.eventLoopUtilization(now, this.eluBase).utilization
+    return elapsed(this.base) > 0
+      ? performance.eventLoopUtilization(now, this.base).utilization
       : 0;
   }
 }
 
-function runFlags(task: Task): number {
+/** The RunFlag bits of a task as it goes on the wire (also used by process-thread.ts). */
+export function runFlags(task: Task): number {
   let flags = task.kind === TaskKind.Spread ? RunFlag.Spread : 0;
   if (task.timeout !== undefined || task.signal !== undefined) flags |= RunFlag.FlushFirst;
   if (task.onProgress !== undefined) flags |= RunFlag.Progress;

@@ -24,6 +24,7 @@ import { serializeError } from './error-serialization.js';
 import { abortedError, OffThreadError, OffThreadErrorCode } from './errors.js';
 import { exportedFunctionNames, findExport } from './export-lookup.js';
 import { importTaskModule } from './module-loader.js';
+import { kProcessRuntime } from './process-protocol.js';
 import {
   appendResult,
   decodeAbortTimedOut,
@@ -48,7 +49,9 @@ import {
 import { isTransferred, type Transferred } from './transfer.js';
 import { setWorkerState, type TaskContext } from './worker-state.js';
 
-const runtime = (workerData as Record<string, RuntimeData>)[kRuntimeData] as RuntimeData;
+// A pool's child process (runtime: 'process') has no workerData: process-entry.ts puts the same data on globalThis.
+const runtime = ((workerData as Record<string, RuntimeData> | null)?.[kRuntimeData] ??
+  (globalThis as Record<symbol, RuntimeData>)[kProcessRuntime]) as RuntimeData;
 const port: MessagePort = runtime.port;
 const concurrency = runtime.concurrency;
 const slab = new Int32Array(runtime.slab);
