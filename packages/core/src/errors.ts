@@ -36,6 +36,11 @@ export const OffThreadErrorCode = {
   TASK_NOT_FOUND: 'ERR_OFFTHREAD_TASK_NOT_FOUND',
   /** The argument or the result could not be copied between threads (structured clone). */
   UNCLONEABLE: 'ERR_OFFTHREAD_UNCLONEABLE',
+  /**
+   * `pool.stream()` called a task that returned something other than an async iterable. Write
+   * the task as an `async function*` (or return a Readable), or call it with `pool.run()`.
+   */
+  NOT_ITERABLE: 'ERR_OFFTHREAD_NOT_ITERABLE',
 } as const;
 
 export type OffThreadErrorCode = (typeof OffThreadErrorCode)[keyof typeof OffThreadErrorCode];

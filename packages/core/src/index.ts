@@ -16,6 +16,7 @@ export {
   defaultPoolOptions,
   type PoolOptions,
   type RunOptions,
+  type StreamOptions,
 } from './options.js';
 export {
   type BroadcastFailure,
@@ -31,4 +32,5 @@ export { kPoolWorkers, livePools, type ObservablePool } from './pool-registry.js
 export type { PoolRuntime } from './process-options.js';
 export type { Percentiles, PoolStats } from './stats.js';
 export { isTaskPool, type TaskPool } from './task-pool.js';
+export type { PoolStream } from './task-stream.js';
 export { type Transferred, transfer } from './transfer.js';

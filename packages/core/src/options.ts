@@ -606,6 +606,47 @@ export function readRunOptions(options: unknown): RunOptionsSnapshot {
   };
 }
 
+/** Options of one `pool.stream()` call: those of `run()`, plus the stream's `window`. */
+export interface StreamOptions extends RunOptions {
+  /**
+   * How many values the thread may yield ahead of the consumer (credit-based backpressure):
+   * it pulls the generator only while fewer than `window` values wait unread. An integer from
+   * 1 to 1024. Defaults to 8.
+   */
+  window?: number;
+}
+
+/** The default of {@link StreamOptions.window}. */
+export const DEFAULT_STREAM_WINDOW = 8;
+/** The largest {@link StreamOptions.window}: it travels in the Run flags (protocol.ts). */
+export const MAX_STREAM_WINDOW = 1024;
+
+/**
+ * Read and validate the options of one `stream()` call: the window, and the rest as run options.
+ * @throws {TypeError | RangeError} naming the option, like {@link readRunOptions}.
+ */
+export function readStreamOptions(options: unknown): {
+  window: number;
+  run: RunOptionsSnapshot;
+} {
+  if (!isPlainObject(options) || !Object.hasOwn(options, 'window'))
+    return { window: DEFAULT_STREAM_WINDOW, run: readRunOptions(options) };
+  // Own properties, each read once: the window is taken out, the rest are run() options.
+  const { window, ...rest } = options;
+  if (window === undefined) return { window: DEFAULT_STREAM_WINDOW, run: readRunOptions(rest) };
+  if (
+    typeof window !== 'number' ||
+    !Number.isInteger(window) ||
+    window < 1 ||
+    window > MAX_STREAM_WINDOW
+  ) {
+    throw new RangeError(
+      `options.window must be an integer from 1 to ${MAX_STREAM_WINDOW} (values the thread may yield ahead of the consumer), got ${describe(window)}`,
+    );
+  }
+  return { window, run: readRunOptions(rest) };
+}
+
 /** `pool.close()` options, read once from own properties. */
 export interface CloseOptionsSnapshot {
   /** 0 to {@link MAX_TIMER_MS} ms, `Infinity`, or `undefined` (no deadline). */

@@ -20,7 +20,9 @@ import {
   readCloseOptions,
   readPreloadOptions,
   readRunOptions,
+  readStreamOptions,
   resolvePoolOptions,
+  type StreamOptions,
 } from './options.js';
 import { kPoolWorkers, livePools } from './pool-registry.js';
 import {
@@ -28,8 +30,11 @@ import {
   decodeHeapHigh,
   decodeProgress,
   decodeResults,
+  decodeYield,
   encodeAbort,
+  encodeCredit,
   encodeForget,
+  encodeStreamClose,
   Op,
   Status,
 } from './protocol.js';
@@ -38,6 +43,7 @@ import { SignalListeners } from './signal-listeners.js';
 import { type PoolStats, SampleWindow } from './stats.js';
 import { Task, TaskKind } from './task.js';
 import type { TaskPool } from './task-pool.js';
+import { type PoolStream, type StreamControl, TaskStream } from './task-stream.js';
 import { Thread } from './thread.js';
 import { isTransferred } from './transfer.js';
 import { removeNodeOption, workerEnv } from './worker-env.js';
@@ -214,6 +220,85 @@ export class Pool extends EventEmitter implements TaskPool {
    */
   run<R = any>(arg?: unknown, options?: RunOptions): Promise<R> {
     return this.submit(arg, options, TaskKind.Call) as Promise<R>;
+  }
+
+  /**
+   * Stream a task: call an export that is an async generator (or returns any async iterable)
+   * in a pool thread, and iterate the values it yields, in order, as they come.
+   *
+   * Backpressure is credit-based: the thread pulls the generator only while fewer than
+   * `options.window` (default 8) yielded values wait unread on this side, so a slow consumer
+   * slows the generator down instead of filling memory. The task is queued at once (like
+   * `run()`) and holds one of its thread's `concurrentTasksPerWorker` slots until it ends: read
+   * it to the end, or break out of the loop, to free it.
+   *
+   * Breaking out of `for await` (or `return()`), aborting `signal` and `timeout` (which counts
+   * the whole stream, from its start) stop the generator in its thread, so its `finally` blocks
+   * run; a thread that does not stop within `abortGracePeriod` is terminated and replaced, as with
+   * `run()`. The fault contract is run()'s: a thread that dies mid-stream rejects the pending
+   * `next()` with WORKER_EXIT (or OUT_OF_MEMORY), and a stream that started is never re-run.
+   *
+   * Yielded values are cloned; a value wrapped in `transfer()` moves its buffers instead. The
+   * generator's return value is the `value` of the final `{ done: true }` (for-await ignores it).
+   *
+   * @param arg passed to the function (structured clone; wrap in `transfer()` to move buffers)
+   * @param options run()'s options (name, filename, signal, timeout, queueTimeout, priority,
+   * transferList, onProgress) and `window`
+   * @returns a {@link PoolStream}; errors (bad options, a full queue, the task's own error)
+   * come out of its `next()`. A task that returns no async iterable fails with
+   * ERR_OFFTHREAD_NOT_ITERABLE.
+   *
+   * @example
+   * for await (const row of pool.stream(query, { name: 'rows' })) res.write(`${JSON.stringify(row)}\n`);
+   */
+  stream<T = any, R = any>(arg?: unknown, options?: StreamOptions): PoolStream<T, R> {
+    let window: number | undefined;
+    let runOptions: ReturnType<typeof readRunOptions> | undefined;
+    let invalid: unknown;
+    try {
+      ({ window, run: runOptions } = readStreamOptions(options));
+    } catch (error) {
+      invalid = error;
+    }
+    const stream = new TaskStream<T, R>(window ?? 1, this.streamControl);
+    const result =
+      invalid === undefined
+        ? this.submit(arg, runOptions, TaskKind.Stream, stream)
+        : Promise.reject(invalid);
+    result.then(
+      (value) => stream.end(value),
+      (error: unknown) => stream.fail(error),
+    );
+    return stream;
+  }
+
+  /** How stream tasks reach their thread: credit for more values, and an early end. */
+  private readonly streamControl: StreamControl = {
+    grant: (task, n) => {
+      if (!task.settled) task.thread?.post(encodeCredit(task.id, n));
+    },
+    close: (task) => this.closeStream(task),
+  };
+
+  /**
+   * A stream's consumer stopped reading. A queued task is dropped; a sent one is asked to end
+   * (its generator's finally runs) and settles when the thread reports it, or when its thread
+   * is terminated for not stopping within abortGracePeriod.
+   */
+  private closeStream(task: Task): void {
+    if (task.settled) return;
+    const thread = task.thread;
+    if (thread === undefined) {
+      this.fail(task, abortedError(new Error('The consumer closed the stream before it started')));
+      this.checkDrained();
+      return;
+    }
+    this.signalThenStop(
+      thread,
+      task,
+      encodeStreamClose(task.id),
+      `stream task ${task.id} was closed by its consumer`,
+    );
   }
 
   /**
@@ -505,7 +590,12 @@ export class Pool extends EventEmitter implements TaskPool {
     }
   }
 
-  private submit(arg: unknown, options: unknown, kind: TaskKind): Promise<unknown> {
+  private submit(
+    arg: unknown,
+    options: unknown,
+    kind: TaskKind,
+    stream?: TaskStream<unknown, unknown>,
+  ): Promise<unknown> {
     if (this.state !== 'open') return Promise.reject(this.closedError());
     let fn = this.defaultFn;
     let transferList: readonly Transferable[] | undefined;
@@ -578,6 +668,10 @@ export class Pool extends EventEmitter implements TaskPool {
     );
     if (o.onProgress !== undefined) task.onProgress = o.onProgress;
     if (context !== undefined) task.withContext = true;
+    if (stream !== undefined) {
+      task.stream = stream;
+      stream.task = task;
+    }
     if (signal) this.signals.add(signal, task);
     this.queue.push(task);
     if (task.queueTimeout !== undefined) {
@@ -694,6 +788,11 @@ export class Pool extends EventEmitter implements TaskPool {
   private handleMessage(thread: Thread, message: unknown[]): void {
     if (message[0] === Op.Results) {
       this.onResults(thread, message);
+    } else if (message[0] === Op.Yield) {
+      const { id, value } = decodeYield(message);
+      const task = thread.inFlight.get(id);
+      // A value that arrives after the task settled (timeout, abort) is dropped.
+      if (task !== undefined && !task.settled) task.stream?.push(value);
     } else if (message[0] === Op.Ready) {
       if (thread.ready) return;
       thread.ready = true;
@@ -843,7 +942,7 @@ export class Pool extends EventEmitter implements TaskPool {
         { timeout: task.timeout, ...describeTask(task) },
       ),
     );
-    this.signalThenStop(thread, task, true, `task ${task.id} timed out`);
+    this.signalThenStop(thread, task, encodeAbort(task.id, true), `task ${task.id} timed out`);
   }
 
   private abort(task: Task): void {
@@ -855,15 +954,20 @@ export class Pool extends EventEmitter implements TaskPool {
       this.checkDrained();
       return;
     }
-    this.signalThenStop(thread, task, false, `task ${task.id} ignored its abort signal`);
+    this.signalThenStop(
+      thread,
+      task,
+      encodeAbort(task.id, false),
+      `task ${task.id} ignored its abort signal`,
+    );
   }
 
   /**
    * The caller was answered already; the task gets its signal and abortGracePeriod to stop by
    * itself, then its thread is terminated (the only way to stop code that does not listen).
    */
-  private signalThenStop(thread: Thread, task: Task, timedOut: boolean, why: string): void {
-    thread.post(encodeAbort(task.id, timedOut));
+  private signalThenStop(thread: Thread, task: Task, abort: unknown[], why: string): void {
+    thread.post(abort);
     const grace = setTimeout(() => {
       if (!thread.inFlight.has(task.id)) return;
       thread.drain((message) => this.handleMessage(thread, message));

@@ -33,6 +33,13 @@ export const Op = {
   HeapHigh: 8,
   /** worker -> main: [Progress, id, value]: a task's progress report (only if RunFlag.Progress). */
   Progress: 9,
+  /**
+   * worker -> main: [Yield, id, value]: one value a stream task (RunFlag.Stream) yielded. Sent
+   * only while the task holds credit; its outcome (return value or error) follows as a result.
+   */
+  Yield: 10,
+  /** main -> worker: [Credit, id, n]: the consumer of a stream task took `n` more values. */
+  Credit: 11,
 } as const;
 
 /** Bits of a Run tuple's flags slot. */
@@ -51,6 +58,35 @@ export const RunFlag = {
    * (context.ts ContextCarrier), which the thread restores around the call (context-thread.ts).
    */
   Context: 8,
+  /**
+   * pool.stream(): the function returns an async iterable; the thread pulls it and sends each
+   * value as Op.Yield while it holds credit. The initial credit (the stream's window) is in the
+   * flags' bits from {@link STREAM_WINDOW_SHIFT} up; Op.Credit adds more.
+   */
+  Stream: 16,
+} as const;
+
+/** The window of a stream task sits in its Run flags from this bit up (see RunFlag.Stream). */
+export const STREAM_WINDOW_SHIFT = 8;
+
+/** Run flags for a stream task with this window (values the thread may send ahead). */
+export function streamRunFlags(window: number): number {
+  return RunFlag.Stream | RunFlag.FlushFirst | (window << STREAM_WINDOW_SHIFT);
+}
+
+/** The window (initial credit) of a stream task's Run flags. */
+export function streamWindow(flags: number): number {
+  return flags >>> STREAM_WINDOW_SHIFT;
+}
+
+/** Why a task's signal is aborted: the third slot of an Abort message. */
+export const AbortCause = {
+  /** The caller's signal. */
+  Signal: 0,
+  /** Its timeout passed. */
+  Timeout: 1,
+  /** The consumer of a stream stopped reading (iterator.return()): end it quietly. */
+  StreamClosed: 2,
 } as const;
 
 /** How long a thread may take over its onThreadClose hooks before it is terminated (ms). */
@@ -152,12 +188,30 @@ export function decodeCheck(message: readonly unknown[]): { id: number; fnId: nu
 }
 
 export function encodeAbort(id: number, timedOut: boolean): unknown[] {
-  return [Op.Abort, id, timedOut ? 1 : 0];
+  return [Op.Abort, id, timedOut ? AbortCause.Timeout : AbortCause.Signal];
+}
+
+/** Abort a stream task because its consumer stopped reading (see AbortCause.StreamClosed). */
+export function encodeStreamClose(id: number): unknown[] {
+  return [Op.Abort, id, AbortCause.StreamClosed];
 }
 
 /** Did the pool abort the task because its timeout passed (rather than its caller's signal)? */
 export function decodeAbortTimedOut(message: readonly unknown[]): boolean {
-  return message[2] === 1;
+  return message[2] === AbortCause.Timeout;
+}
+
+/** Why the pool aborted the task ({@link AbortCause}). */
+export function decodeAbortCause(message: readonly unknown[]): number {
+  return message[2] as number;
+}
+
+export function encodeCredit(id: number, n: number): unknown[] {
+  return [Op.Credit, id, n];
+}
+
+export function decodeCredit(message: readonly unknown[]): { id: number; n: number } {
+  return { id: message[1] as number, n: message[2] as number };
 }
 
 export function encodeForget(fnId: number): unknown[] {
@@ -180,6 +234,14 @@ export function encodeProgress(id: number, value: unknown): unknown[] {
 }
 
 export function decodeProgress(message: readonly unknown[]): { id: number; value: unknown } {
+  return { id: message[1] as number, value: message[2] };
+}
+
+export function encodeYield(id: number, value: unknown): unknown[] {
+  return [Op.Yield, id, value];
+}
+
+export function decodeYield(message: readonly unknown[]): { id: number; value: unknown } {
   return { id: message[1] as number, value: message[2] };
 }
 

@@ -1,6 +1,7 @@
-import type { RunOptions } from './options.js';
+import type { RunOptions, StreamOptions } from './options.js';
 import type { PoolProxy } from './pool.js';
 import type { PoolStats } from './stats.js';
+import type { PoolStream } from './task-stream.js';
 
 /**
  * What every offthread pool can do, wherever its threads are: the local {@link Pool} and
@@ -12,6 +13,11 @@ import type { PoolStats } from './stats.js';
 export interface TaskPool {
   /** Run an export of a task module with `arg`; resolves with its (awaited) return value. */
   run<R = any>(arg?: unknown, options?: RunOptions): Promise<R>;
+  /**
+   * Iterate the values an async-generator export yields, with backpressure (see `Pool.stream`).
+   * Optional: a pool that cannot stream (e.g. `RemotePool`) leaves it out; check before use.
+   */
+  stream?<T = any, R = any>(arg?: unknown, options?: StreamOptions): PoolStream<T, R>;
   /** A typed object whose methods call the named exports of a task module. */
   proxy<M>(options?: Omit<RunOptions, 'name'>): PoolProxy<M>;
   /** Load a task module and check that the named exports are functions. */

@@ -1,6 +1,7 @@
 import type { Transferable } from 'node:worker_threads';
 import type { FunctionRecord } from './function-table.js';
 import type { Queueable } from './queue/task-queue.js';
+import type { TaskStream } from './task-stream.js';
 import type { Thread } from './thread.js';
 
 /** What a task asks of its thread. */
@@ -11,6 +12,8 @@ export const TaskKind = {
   Spread: 1,
   /** Only load the module and check the export (pool.preload()); travels as Op.Check. */
   Check: 2,
+  /** Call it and stream the async iterable it returns (pool.stream()); see RunFlag.Stream. */
+  Stream: 3,
 } as const;
 export type TaskKind = (typeof TaskKind)[keyof typeof TaskKind];
 
@@ -37,6 +40,8 @@ export class Task implements Queueable {
    * AsyncLocalStorage values travel with it (context.ts).
    */
   withContext = false;
+  /** pool.stream(): where its yielded values go, and its Run flags (RunFlag.Stream, window). */
+  stream: TaskStream<unknown, unknown> | undefined = undefined;
 
   constructor(
     readonly id: number,
@@ -62,7 +67,8 @@ export class Task implements Queueable {
       this.timeout === undefined &&
       this.signal === undefined &&
       this.queueTimeout === undefined &&
-      this.kind !== TaskKind.Check &&
+      // Checks and streams (a stream holds its slot until its consumer is done) are placed fairly.
+      this.kind < TaskKind.Check &&
       !this.requeued
     );
   }

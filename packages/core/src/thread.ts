@@ -382,5 +382,6 @@ export function runFlags(task: Task): number {
   if (task.timeout !== undefined || task.signal !== undefined) flags |= RunFlag.FlushFirst;
   if (task.onProgress !== undefined) flags |= RunFlag.Progress;
   if (task.withContext) flags |= RunFlag.Context;
+  if (task.stream !== undefined) flags |= task.stream.runFlags;
   return flags;
 }

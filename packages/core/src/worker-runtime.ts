@@ -26,9 +26,11 @@ import { exportedFunctionNames, findExport } from './export-lookup.js';
 import { importTaskModule } from './module-loader.js';
 import { kProcessRuntime } from './process-protocol.js';
 import {
+  AbortCause,
   appendResult,
-  decodeAbortTimedOut,
+  decodeAbortCause,
   decodeCheck,
+  decodeCredit,
   decodeRegister,
   decodeRun,
   decodeSubject,
@@ -36,6 +38,7 @@ import {
   encodeProgress,
   encodeReady,
   encodeResults,
+  encodeYield,
   kRuntimeData,
   Op,
   RunFlag,
@@ -45,6 +48,7 @@ import {
   Slab,
   Status,
   singleResult,
+  streamWindow,
 } from './protocol.js';
 import { isTransferred, type Transferred } from './transfer.js';
 import { setWorkerState, type TaskContext } from './worker-state.js';
@@ -73,6 +77,13 @@ class RunningTask implements TaskContext {
   aborted = false;
   /** Index of its running slot in the slab while it holds one. */
   slot = -1;
+  // Stream tasks only (RunFlag.Stream); declared, not initialized, so other tasks pay nothing.
+  /** Values it may still send before the consumer gives more credit (Op.Credit). */
+  declare credits: number | undefined;
+  /** Wakes a stream waiting for credit (or for its abort). */
+  declare wake: (() => void) | undefined;
+  /** Its consumer stopped reading (AbortCause.StreamClosed): it ends quietly, not as a failure. */
+  declare closedByConsumer: boolean | undefined;
   /** Its outcome was recorded: progress reports after that are dropped. */
   done = false;
   /** What came with it under RunFlag.Context: the caller's trace context, carried values. */
@@ -113,6 +124,7 @@ class RunningTask implements TaskContext {
     this.abortReason = reason;
     this.controller?.abort(reason);
   }
+    this.wake?.();
 }
 
 const asyncContext = new AsyncLocalStorage<RunningTask>();
@@ -185,9 +197,17 @@ function handle(message: unknown[]): void {
       functions.delete(decodeSubject(message));
       break;
     case Op.Abort:
-      abort(decodeSubject(message), decodeAbortTimedOut(message));
+      abort(decodeSubject(message), decodeAbortCause(message));
       break;
     case Op.Close:
+    case Op.Credit: {
+      const { id, n } = decodeCredit(message);
+      const task = active.get(id) ?? pending.get(id);
+      if (task === undefined) break;
+      task.credits = (task.credits ?? streamWindow(task.flags)) + n;
+      task.wake?.();
+      break;
+    }
       void close();
       break;
   }
@@ -241,13 +261,22 @@ async function close(): Promise<void> {
   process.exit(0);
 }
 
-function abort(id: number, timedOut: boolean): void {
-  const reason = timedOut
-    ? new OffThreadError(OffThreadErrorCode.TIMEOUT, 'The task ran longer than its timeout')
-    : abortedError(new Error('The task was aborted by its caller'));
+function abort(id: number, cause: number): void {
+  const reason =
+    cause === AbortCause.Timeout
+      ? new OffThreadError(OffThreadErrorCode.TIMEOUT, 'The task ran longer than its timeout')
+      : abortedError(
+          new Error(
+            cause === AbortCause.StreamClosed
+              ? 'The consumer stopped reading the stream'
+              : 'The task was aborted by its caller',
+          ),
+        );
   // A waiting task stays in its place (so tasks keep starting in order) and is skipped there.
   const task = active.get(id) ?? pending.get(id);
-  task?.abort(reason);
+  if (task === undefined) return;
+  if (cause === AbortCause.StreamClosed) task.closedByConsumer = true;
+  task.abort(reason);
 }
 
 function bumpStarted(): void {
@@ -295,6 +324,10 @@ function begin(task: RunningTask): void {
 
 function callTask(task: RunningTask): void {
   const startedAt = performance.now();
+  if (task.flags & RunFlag.Stream) {
+    startStream(task);
+    return;
+  }
   let value: unknown;
   try {
     if (task.entry.isAsync) {
@@ -341,6 +374,126 @@ function callFunction(task: RunningTask): unknown {
 }
 
 /** Buffer the outcome, then free the slot: a death in between blames the task (never re-runs it). */
+// ---- streams (pool.stream()) ------------------------------------------------------------------
+
+/**
+ * Run a stream task: call the function, then pull its async iterable one value per credit and
+ * send each value as Op.Yield. It holds its slot until the iterable ends. The whole pull loop
+ * runs in the task's async context (currentTask() works in the generator's body, which runs in
+ * next()) and in its carried trace context.
+ */
+function startStream(task: RunningTask): void {
+  const startedAt = performance.now();
+  active.set(task.id, task);
+  const outcome = asyncContext.run(task, () =>
+    task.context !== undefined ? runInContext(task.context, pullStream, task) : pullStream(task),
+  ) as Promise<[number, unknown]>;
+  void outcome.then(([status, value]) => settleAsync(task, status, value, startedAt));
+}
+
+/** Resolves [status, value]: the generator's return value, or why it failed or stopped. */
+async function pullStream(task: RunningTask): Promise<[number, unknown]> {
+  let iterator: AsyncIterator<unknown> | undefined;
+  try {
+    let value = callFunction(task);
+    if (isThenable(value)) value = await value;
+    iterator = asyncIteratorOf(value, task);
+    task.credits ??= streamWindow(task.flags);
+    for (;;) {
+      while ((task.credits as number) <= 0 && !task.aborted) {
+        await new Promise<void>((resolve) => {
+          task.wake = resolve;
+        });
+        task.wake = undefined;
+      }
+      if (task.aborted) break;
+      const step = await iterator.next();
+      if (step.done) return [Status.Ok, step.value];
+      // A value produced after the abort is dropped: the consumer no longer wants it.
+      if (task.aborted) break;
+      (task.credits as number)--;
+      if (!postYield(task.id, step.value, task)) {
+        // Uncloneable: end the generator (its finally runs), then fail with the reason.
+        const error = yieldError;
+        yieldError = undefined;
+        await returnQuietly(iterator);
+        return [Status.Error, error];
+      }
+    }
+  } catch (error) {
+    // The function or the generator threw: it is finished, nothing to return() from.
+    return task.closedByConsumer ? [Status.Ok, undefined] : [Status.Error, error];
+  }
+  // Aborted (signal, timeout, or the consumer stopped reading): run the generator's finally.
+  await returnQuietly(iterator);
+  return task.closedByConsumer ? [Status.Ok, undefined] : [Status.Error, task.abortReason];
+}
+
+/** The error of the last failed {@link postYield}. */
+let yieldError: unknown;
+
+/** Send one yielded value (moved if wrapped in transfer()); false when it cannot be cloned. */
+function postYield(id: number, value: unknown, task: RunningTask): boolean {
+  let transfers: readonly Transferable[] | undefined;
+  if (isTransferredSafe(value)) {
+    transfers = value.transferList as Transferable[];
+    value = value.value;
+  }
+  try {
+    port.postMessage(encodeYield(id, value), transfers as Transferable[] | undefined);
+    return true;
+  } catch (cloneError) {
+    yieldError = new OffThreadError(
+      OffThreadErrorCode.UNCLONEABLE,
+      `A value the stream task '${task.name}' yielded could not be sent to the main thread: ${(cloneError as Error)?.message}. Yield plain data (objects, arrays, strings, numbers, typed arrays, Map, Set, Date), not functions, class instances with methods, sockets or streams.`,
+      { cause: cloneError, task: task.name, filename: task.filename },
+    );
+    return false;
+  }
+}
+
+async function returnQuietly(iterator: AsyncIterator<unknown> | undefined): Promise<void> {
+  try {
+    await iterator?.return?.();
+  } catch {
+    // The generator's finally threw while being stopped: nobody waits for its outcome now.
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
+/** The iterator of what a stream task returned; ERR_OFFTHREAD_NOT_ITERABLE if it is none. */
+function asyncIteratorOf(value: unknown, task: RunningTask): AsyncIterator<unknown> {
+  const method =
+    value !== null && (typeof value === 'object' || typeof value === 'function')
+      ? (value as Record<symbol, unknown>)[Symbol.asyncIterator]
+      : undefined;
+  if (typeof method !== 'function') {
+    throw new OffThreadError(
+      OffThreadErrorCode.NOT_ITERABLE,
+      `pool.stream() called '${task.name}' of ${task.filename}, which returned ${describeValue(value)}, not an async iterable. Write it as an async generator (export async function* ${task.name === 'default' ? 'task' : task.name}() { yield ... }) or return a Readable; to get one value back, use pool.run().`,
+      { task: task.name, filename: task.filename },
+    );
+  }
+  const iterator = method.call(value) as AsyncIterator<unknown>;
+  if (iterator === null || typeof iterator !== 'object' || typeof iterator.next !== 'function')
+    throw new TypeError(`The async iterator of what '${task.name}' returned has no next() method`);
+  return iterator;
+}
+
+function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') return 'an object';
+  return typeof value === 'undefined' ? 'undefined' : `a ${typeof value}`;
+}
+
 function finish(task: RunningTask, status: number, value: unknown, runTime: number): void {
   task.done = true;
   if (status === Status.Ok) pushResult(task.id, value, runTime);
@@ -440,7 +593,9 @@ function flush(): void {
       } catch (cloneError) {
         const error = new OffThreadError(
           OffThreadErrorCode.UNCLONEABLE,
-          `The task's result could not be sent back to the main thread: ${(cloneError as Error).message}. Return plain data (objects, arrays, strings, numbers, typed arrays, Map, Set, Date), not functions, class instances with methods, sockets or streams.`,
+          isAsyncIterable(value)
+            ? `The task returned an async iterable (an async generator?), which pool.run() cannot send back. Call it with pool.stream() to iterate what it yields.`
+            : `The task's result could not be sent back to the main thread: ${(cloneError as Error).message}. Return plain data (objects, arrays, strings, numbers, typed arrays, Map, Set, Date), not functions, class instances with methods, sockets or streams.`,
           { cause: cloneError },
         );
         const one = encodeResults();
@@ -471,6 +626,19 @@ function checkHeap(): void {
 }
 
 function containsTransferable(value: unknown, item: unknown): boolean {
+/** Only asked when a result failed to clone: never on the way of a successful task. */
+function isAsyncIterable(value: unknown): boolean {
+  try {
+    return (
+      value !== null &&
+      typeof value === 'object' &&
+      typeof (value as Record<symbol, unknown>)[Symbol.asyncIterator] === 'function'
+    );
+  } catch {
+    return false;
+  }
+}
+
   if (value === item) return true;
   if (ArrayBuffer.isView(value)) return value.buffer === item;
   return false;

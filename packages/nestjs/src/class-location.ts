@@ -35,8 +35,17 @@ export function frameFile(frame: string): string | undefined {
  * @param ownDir this package's directory; its frames are skipped
  */
 export function definingFile(stack: string, ownDir: string): string | undefined {
-  for (const line of stack.split('\n').slice(1)) {
-    const file = frameFile(line.trim());
+  return firstForeignFile(
+    stack
+      .split('\n')
+      .slice(1)
+      .map((line) => frameFile(line.trim())),
+    ownDir,
+  );
+}
+
+function firstForeignFile(files: Array<string | undefined>, ownDir: string): string | undefined {
+  for (const file of files) {
     if (file === undefined) continue;
     if (file.startsWith(ownDir) || helperFrame.test(file)) continue;
     return file;
@@ -46,13 +55,44 @@ export function definingFile(stack: string, ownDir: string): string | undefined 
 
 /** Capture the file of the code that called the decorator factory, skipping this package. */
 export function captureDefiningFile(ownFile: string): string | undefined {
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 50;
-  const holder: { stack?: string } = {};
-  Error.captureStackTrace(holder);
-  Error.stackTraceLimit = limit;
-  const file = definingFile(holder.stack ?? '', dirname(ownFile));
+  const file = firstForeignFile(callerFiles(), dirname(ownFile));
   return file !== undefined && existsSync(file) ? file : undefined;
+}
+
+/**
+ * The files of the current stack, as V8 ran them. Read from call sites, not from the stack text:
+ * with source maps on (`node --enable-source-maps`, source-map-support) the text names the
+ * TypeScript sources, which a thread cannot load, or which were not even shipped.
+ */
+function callerFiles(): Array<string | undefined> {
+  const limit = Error.stackTraceLimit;
+  const prepare = Error.prepareStackTrace;
+  let stack: unknown;
+  try {
+    Error.stackTraceLimit = 50;
+    Error.prepareStackTrace = (_error, sites) => sites;
+    const holder: { stack?: unknown } = {};
+    Error.captureStackTrace(holder);
+    // Read while our prepareStackTrace is installed: the stack is formatted on first access.
+    stack = holder.stack;
+  } finally {
+    Error.stackTraceLimit = limit;
+    Error.prepareStackTrace = prepare;
+  }
+  if (!Array.isArray(stack)) return [];
+  return stack.map((site: { getFileName?: () => unknown }) => {
+    const name = typeof site?.getFileName === 'function' ? site.getFileName() : undefined;
+    if (typeof name !== 'string') return undefined;
+    if (name.startsWith('file://')) {
+      try {
+        return fileURLToPath(name);
+      } catch {
+        return undefined;
+      }
+    }
+    // Absolute paths only: node: internals, <anonymous> and eval code have no file to load.
+    return /^(?:\/|[A-Za-z]:\\)/.test(name) ? name : undefined;
+  });
 }
 
 /**

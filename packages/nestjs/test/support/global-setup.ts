@@ -15,7 +15,7 @@ import {
 } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { stageDir } from './stage.js';
 
 const packageDir = fileURLToPath(new URL('../..', import.meta.url));
@@ -52,6 +52,9 @@ export default function setup(): void {
         emitDecoratorMetadata: metadata,
         esModuleInterop: true,
         useDefineForClassFields: false,
+        // ES module fixtures carry source maps to their .ts sources, as `tsc --sourceMap` output
+        // does, so a test can run them with `node --enable-source-maps`.
+        ...(esm ? { inlineSourceMap: true, sourceRoot: pathToFileURL(dirname(file)).href } : {}),
       },
     });
     const out = join(stageDir, 'fixtures', relative(fixturesDir, file)).replace(
