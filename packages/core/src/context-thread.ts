@@ -20,7 +20,7 @@ import {
   type OtelContext,
   type OtelGlobal,
   readCarryOption,
-  type TraceCarrier,
+  Slot,
 } from './context.js';
 import { describe } from './options.js';
 import { getWorkerState } from './worker-state.js';
@@ -76,13 +76,12 @@ export function runInContext<T>(
   fn: (task: T) => unknown,
   task: T,
 ): unknown {
-  const entries = carrier.values === undefined ? undefined : storesFor(carrier.values);
-  const trace = carrier.trace;
-  if (trace !== undefined) {
+  const entries = carrier.length > Slot.Carried ? storesFor(carrier) : undefined;
+  if (carrier[Slot.TraceId] !== undefined) {
     const api = (globalThis as Record<symbol, OtelGlobal | undefined>)[kOtelApi];
     const manager = api?.context;
     if (manager !== undefined) {
-      const context = traceContext(api as OtelGlobal, manager.active(), trace);
+      const context = traceContext(api as OtelGlobal, manager.active(), carrier);
       if (context !== undefined)
         return manager.with(context, runWithStores, undefined, entries, 0, fn, task);
     }
@@ -90,15 +89,33 @@ export function runInContext<T>(
   return runWithStores(entries, 0, fn, task);
 }
 
-function storesFor(values: Record<string, unknown>): Entry[] | undefined {
+/** `currentTask().carried`: the carried values by key, built once per task on first read. */
+export function carriedValues(
+  carrier: ContextCarrier | undefined,
+): Readonly<Record<string, unknown>> {
+  if (carrier === undefined || carrier.length <= Slot.Carried) return noCarriedValues;
+  let values = carriedCache.get(carrier);
+  if (values === undefined) {
+    const object: Record<string, unknown> = Object.create(null);
+    for (let i = Slot.Carried; i < carrier.length; i += 2)
+      object[carrier[i] as string] = carrier[i + 1];
+    values = Object.freeze(object);
+    carriedCache.set(carrier, values);
+  }
+  return values;
+}
+
+const carriedCache = new WeakMap<ContextCarrier, Readonly<Record<string, unknown>>>();
+
+function storesFor(carrier: ContextCarrier): Entry[] | undefined {
   const map = registry();
   if (map === undefined) return undefined;
   let entries: Entry[] | undefined;
-  for (const key of Object.keys(values)) {
-    const storages = map.get(key);
+  for (let i = Slot.Carried; i < carrier.length; i += 2) {
+    const storages = map.get(carrier[i] as string);
     if (storages === undefined) continue;
     entries ??= [];
-    for (const storage of storages) entries.push([storage, values[key]]);
+    for (const storage of storages) entries.push([storage, carrier[i + 1]]);
   }
   return entries;
 }
@@ -134,20 +151,27 @@ let warnedTrace = false;
 function traceContext(
   api: OtelGlobal,
   base: OtelContext,
-  trace: TraceCarrier,
+  carrier: ContextCarrier,
 ): OtelContext | undefined {
   try {
+    const traceId = carrier[Slot.TraceId] as string;
+    const spanId = carrier[Slot.SpanId] as string;
+    const traceFlags = carrier[Slot.TraceFlags] as number;
+    const flat = carrier[Slot.Headers] as string[] | undefined;
     let context = base;
-    if (trace.headers !== undefined && api.propagation !== undefined)
-      context = api.propagation.extract(context, trace.headers, headerGetter);
+    if (flat !== undefined && api.propagation !== undefined) {
+      const headers: Record<string, string> = Object.create(null);
+      for (let i = 0; i < flat.length; i += 2) headers[flat[i] as string] = flat[i + 1] as string;
+      context = api.propagation.extract(context, headers, headerGetter);
+    }
     const span = context.getValue(kOtelSpan) as { spanContext?: () => unknown } | undefined;
     const extracted = typeof span?.spanContext === 'function' ? span.spanContext() : undefined;
     if (
       !isValidSpanContext(extracted) ||
-      extracted.spanId !== trace.spanId ||
-      extracted.traceId !== trace.traceId
+      extracted.spanId !== spanId ||
+      extracted.traceId !== traceId
     ) {
-      context = context.setValue(kOtelSpan, new RemoteSpan(trace));
+      context = context.setValue(kOtelSpan, new RemoteSpan(traceId, spanId, traceFlags));
     }
     return context;
   } catch (error) {
@@ -173,13 +197,8 @@ class RemoteSpan {
     traceFlags: number;
     isRemote: true;
   };
-  constructor(trace: TraceCarrier) {
-    this.context = {
-      traceId: trace.traceId,
-      spanId: trace.spanId,
-      traceFlags: trace.traceFlags,
-      isRemote: true,
-    };
+  constructor(traceId: string, spanId: string, traceFlags: number) {
+    this.context = { traceId, spanId, traceFlags, isRemote: true };
   }
   spanContext() {
     return this.context;

@@ -13,22 +13,25 @@
 import type { AsyncLocalStorage } from 'node:async_hooks';
 import { OffThreadError, OffThreadErrorCode } from './errors.js';
 
-/** What crosses into a task with its argument: a plain, structured-cloneable object. */
-export interface ContextCarrier {
-  /** The caller's active span, when OpenTelemetry had one. */
-  trace?: TraceCarrier;
-  /** `carry` key -> the storage's store when the task was submitted (cloned then). */
-  values?: Record<string, unknown>;
-}
+/**
+ * What crosses into a task with its argument, as one flat array (arrays of strings clone much
+ * cheaper than nested objects): `[arg, traceId, spanId, traceFlags, headers, key, value, key,
+ * value, ...]`. See {@link Slot}. The trace slots are `undefined` when no span crossed; `headers`
+ * is `[name, value, ...]` of what the propagator wrote beyond `traceparent` (tracestate, baggage),
+ * or `undefined`; the carried values follow as key/value pairs.
+ */
+export type ContextCarrier = unknown[];
 
-/** The caller's span context, and what the registered propagator wrote (W3C headers, baggage). */
-export interface TraceCarrier {
-  traceId: string;
-  spanId: string;
-  traceFlags: number;
-  /** What `propagation.inject()` wrote (`traceparent`, `tracestate`, `baggage`), if a propagator is registered. */
-  headers?: Record<string, string>;
-}
+/** Slots of a {@link ContextCarrier}. */
+export const Slot = {
+  Arg: 0,
+  TraceId: 1,
+  SpanId: 2,
+  TraceFlags: 3,
+  Headers: 4,
+  /** First carried key; its value follows, then the next key. */
+  Carried: 5,
+} as const;
 
 /** The AsyncLocalStorage instances whose stores cross into tasks, by the key they travel under. */
 export type CarryOptions = Readonly<Record<string, AsyncLocalStorage<any>>>;
@@ -117,19 +120,14 @@ function captureSlow(
   api: OtelGlobal | undefined,
   carry: CarryOptions | undefined,
 ): ContextCarrier | undefined {
-  const trace = api === undefined ? undefined : captureTrace(api);
-  const values = carry === undefined ? undefined : captureValues(carry);
-  if (trace === undefined && values === undefined) return undefined;
-  const carrier: ContextCarrier = {};
-  if (trace !== undefined) carrier.trace = trace;
-  if (values !== undefined) carrier.values = values;
-  return carrier;
+  const carrier = api === undefined ? undefined : captureTrace(api);
+  return carry === undefined ? carrier : captureValues(carry, carrier);
 }
 
 let warnedTrace = false;
 
 /** The active span's context, only when a context manager is registered and the span is valid. */
-function captureTrace(api: OtelGlobal): TraceCarrier | undefined {
+function captureTrace(api: OtelGlobal): ContextCarrier | undefined {
   const manager = api.context;
   if (manager === undefined) return undefined;
   try {
@@ -138,19 +136,13 @@ function captureTrace(api: OtelGlobal): TraceCarrier | undefined {
     if (typeof span?.spanContext !== 'function') return undefined;
     const sc = span.spanContext();
     if (!isValidSpanContext(sc)) return undefined;
-    const trace: TraceCarrier = {
-      traceId: sc.traceId,
-      spanId: sc.spanId,
-      traceFlags: typeof sc.traceFlags === 'number' ? sc.traceFlags : 0,
-    };
-    // The registered propagator also carries what a span context alone does not: tracestate,
-    // baggage, or a vendor's own headers.
-    if (api.propagation !== undefined) {
-      const headers: Record<string, string> = Object.create(null);
-      api.propagation.inject(active, headers, headerSetter);
-      if (Object.keys(headers).length > 0) trace.headers = { ...headers };
-    }
-    return trace;
+    return [
+      undefined,
+      sc.traceId,
+      sc.spanId,
+      typeof sc.traceFlags === 'number' ? sc.traceFlags : 0,
+      api.propagation === undefined ? undefined : injectedHeaders(api.propagation, active),
+    ];
   } catch (error) {
     // Tracing must never fail a task: a broken propagator or context manager is reported once.
     if (!warnedTrace) {
@@ -164,22 +156,46 @@ function captureTrace(api: OtelGlobal): TraceCarrier | undefined {
 }
 
 /**
- * The current store of each carried storage, copied now: the task sees the values as they were
- * when it was submitted, even if it waits in the queue, and a store that cannot cross fails
+ * What the registered propagator writes that a span context alone does not carry (tracestate,
+ * baggage, a vendor's own headers), as `[name, value, ...]`; `undefined` when it only wrote
+ * `traceparent`, which the span context already says.
+ */
+function injectedHeaders(
+  propagation: NonNullable<OtelGlobal['propagation']>,
+  active: OtelContext,
+): string[] | undefined {
+  const headers: Record<string, string> = Object.create(null);
+  propagation.inject(active, headers, headerSetter);
+  let extra = false;
+  const flat: string[] = [];
+  for (const name of Object.keys(headers)) {
+    if (name !== 'traceparent') extra = true;
+    flat.push(name, headers[name] as string);
+  }
+  return extra ? flat : undefined;
+}
+
+/**
+ * Append the current store of each carried storage, copied now: the task sees the values as they
+ * were when it was submitted, even if it waits in the queue, and a store that cannot cross fails
  * this task with the key named, before anything is sent.
  */
-function captureValues(carry: CarryOptions): Record<string, unknown> | undefined {
-  let values: Record<string, unknown> | undefined;
+function captureValues(
+  carry: CarryOptions,
+  carrier: ContextCarrier | undefined,
+): ContextCarrier | undefined {
   for (const key in carry) {
     const store = (carry[key] as AsyncLocalStorage<unknown>).getStore();
     if (store === undefined) continue;
-    values ??= Object.create(null) as Record<string, unknown>;
+    carrier ??= [undefined, undefined, undefined, undefined, undefined];
     const type = typeof store;
     // Strings, numbers and booleans are copied as they are; anything else is checked now.
-    values[key] =
-      type === 'string' || type === 'number' || type === 'boolean' ? store : copy(key, store);
+    carrier.push(
+      key,
+      type === 'string' || type === 'number' || type === 'boolean' ? store : copy(key, store),
+    );
   }
-  return values;
+  return carrier;
 }
 
 function copy(key: string, store: unknown): unknown {
@@ -235,7 +251,11 @@ export function readCarryOption(
   return Object.keys(out).length === 0 ? undefined : Object.freeze(out);
 }
 
-/** Put the carrier beside the argument (the thread unwraps it when RunFlag.Context is set). */
-export function wrapArgument(arg: unknown, context: ContextCarrier): unknown {
-  return [arg, context];
+/**
+ * The argument as it travels with its context (the thread unwraps it when RunFlag.Context is
+ * set). The carrier is used in place: a broadcast sends the same argument to every thread.
+ */
+export function wrapArgument(arg: unknown, carrier: ContextCarrier): unknown {
+  carrier[Slot.Arg] = arg;
+  return carrier;
 }

@@ -54,8 +54,8 @@ export const RunFlag = {
   /** The caller listens to progress (run()'s onProgress): send the task's progress reports. */
   Progress: 4,
   /**
-   * The arg slot holds `[arg, carrier]`: the caller's trace context and carried values
-   * (context.ts ContextCarrier), which the thread restores around the call (context-thread.ts).
+   * The arg slot holds `[arg, ...context]` (context.ts ContextCarrier): the caller's trace context
+   * and carried values, which the thread restores around the call (context-thread.ts).
    */
   Context: 8,
   /**

@@ -36,7 +36,7 @@ export class Task implements Queueable {
   /** It must run on the thread it was sent to (pool.broadcast()): never re-queued elsewhere. */
   pinned = false;
   /**
-   * Its `arg` is `[arg, carrier]` (see RunFlag.Context): the caller's trace context or carried
+   * Its `arg` is `[arg, ...context]` (see RunFlag.Context): the caller's trace context or carried
    * AsyncLocalStorage values travel with it (context.ts).
    */
   withContext = false;

@@ -124,6 +124,24 @@ describe('carry: nothing crosses when there is nothing to carry', () => {
     expect(runs[0]?.arg).toBe(0);
   });
 
+  it('inside storage.run() the values travel as key/value pairs after the argument', async () => {
+    const pool = carryPool();
+    await pool.run(0, { name: 'seenSync' });
+    const runs = recordRuns();
+    await requestId.run('req-1', () => pool.run(0, { name: 'seenSync' }));
+    expect((runs[0]?.flags ?? 0) & RunFlag.Context).toBe(RunFlag.Context);
+    // [arg, traceId, spanId, traceFlags, headers, key, value] (context.ts ContextCarrier).
+    expect(runs[0]?.arg).toEqual([
+      0,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      'requestId',
+      'req-1',
+    ]);
+  });
+
   it('without the option, a value set around run() does not cross', async () => {
     const pool = createPool({ filename: carryTasks, minThreads: 1, maxThreads: 1 });
     await pool.run(0, { name: 'seenSync' });

@@ -188,16 +188,15 @@ describe('trace context: nothing crosses when there is nothing to carry', () => 
     const { span } = await inCallerSpan('caller', () => pool.run('task', { name: 'traced' }));
     expect(runs).toHaveLength(1);
     expect((runs[0]?.flags ?? 0) & RunFlag.Context).toBe(RunFlag.Context);
-    const [arg, carrier] = (runs[0] as { arg: unknown }).arg as [
-      unknown,
-      { trace: Record<string, unknown> },
-    ];
-    expect(arg).toBe('task');
-    expect(carrier.trace).toMatchObject({
-      traceId: span.spanContext().traceId,
-      spanId: span.spanContext().spanId,
-      traceFlags: span.spanContext().traceFlags,
-    });
+    // One flat array: [arg, traceId, spanId, traceFlags, headers] (context.ts ContextCarrier);
+    // no headers without a registered propagator.
+    expect((runs[0] as { arg: unknown }).arg).toEqual([
+      'task',
+      span.spanContext().traceId,
+      span.spanContext().spanId,
+      span.spanContext().traceFlags,
+      undefined,
+    ]);
   });
 
   it('a thread without OpenTelemetry runs the task as usual (the carrier is ignored)', async () => {
@@ -238,6 +237,20 @@ describe('trace context with a registered propagator: tracestate and baggage cro
     trace.setSpan(ROOT_CONTEXT, parent),
     propagation.createBaggage({ tenant: { value: 'acme' } }),
   );
+
+  it('without tracestate or baggage, only the span context is sent (traceparent would repeat it)', async () => {
+    const pool = createPool({ filename: traceTasks, minThreads: 1, maxThreads: 1 });
+    await pool.run(undefined, { name: 'finishedSpans' });
+    const runs = recordRuns();
+    const { span } = await inCallerSpan('caller', () => pool.run('task', { name: 'traced' }));
+    expect((runs[0] as { arg: unknown }).arg).toEqual([
+      'task',
+      span.spanContext().traceId,
+      span.spanContext().spanId,
+      span.spanContext().traceFlags,
+      undefined,
+    ]);
+  });
 
   it('the thread extracts them with its own propagator', async () => {
     const pool = createPool({
