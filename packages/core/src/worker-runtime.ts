@@ -19,7 +19,7 @@ import {
   workerData,
 } from 'node:worker_threads';
 import type { ContextCarrier } from './context.js';
-import { carriedValues, runInContext } from './context-thread.js';
+import { noCarriedValues, runInContext } from './context-thread.js';
 import { serializeError } from './error-serialization.js';
 import { abortedError, OffThreadError, OffThreadErrorCode } from './errors.js';
 import { exportedFunctionNames, findExport } from './export-lookup.js';
@@ -87,8 +87,7 @@ class RunningTask implements TaskContext {
   /** Its outcome was recorded: progress reports after that are dropped. */
   done = false;
   /** What came with it under RunFlag.Context: the caller's trace context, carried values. */
-  // Declared, not initialized: tasks without context (nearly all) pay nothing for it.
-  declare context: ContextCarrier | undefined;
+  context: ContextCarrier | undefined = undefined;
   constructor(
     readonly id: number,
     readonly entry: TaskFunction,
@@ -104,7 +103,7 @@ class RunningTask implements TaskContext {
     return this.entry.filename;
   }
   get carried(): Readonly<Record<string, unknown>> {
-    return carriedValues(this.context);
+    return this.context?.values ?? noCarriedValues;
   }
   // Most tasks never look at their signal; an AbortController per task would cost more than a
   // tiny task itself, so it is made on first access.
@@ -124,8 +123,8 @@ class RunningTask implements TaskContext {
     this.aborted = true;
     this.abortReason = reason;
     this.controller?.abort(reason);
-  }
     this.wake?.();
+  }
 }
 
 const asyncContext = new AsyncLocalStorage<RunningTask>();
@@ -200,7 +199,6 @@ function handle(message: unknown[]): void {
     case Op.Abort:
       abort(decodeSubject(message), decodeAbortCause(message));
       break;
-    case Op.Close:
     case Op.Credit: {
       const { id, n } = decodeCredit(message);
       const task = active.get(id) ?? pending.get(id);
@@ -209,6 +207,7 @@ function handle(message: unknown[]): void {
       task.wake?.();
       break;
     }
+    case Op.Close:
       void close();
       break;
   }
@@ -216,9 +215,9 @@ function handle(message: unknown[]): void {
 
 function receive(id: number, fnId: number, flags: number, arg: unknown): void {
   if (flags & RunFlag.Context) {
-    // [arg, ...context] (see RunFlag.Context and context.ts ContextCarrier).
-    const context = arg as ContextCarrier;
-    const task = new RunningTask(id, entryOf(fnId), flags, context[0], false);
+    // [arg, carrier] (see RunFlag.Context).
+    const [value, context] = arg as [unknown, ContextCarrier];
+    const task = new RunningTask(id, entryOf(fnId), flags, value, false);
     task.context = context;
     enqueue(task);
     return;
@@ -324,11 +323,11 @@ function begin(task: RunningTask): void {
 }
 
 function callTask(task: RunningTask): void {
-  const startedAt = performance.now();
   if (task.flags & RunFlag.Stream) {
     startStream(task);
     return;
   }
+  const startedAt = performance.now();
   let value: unknown;
   try {
     if (task.entry.isAsync) {
@@ -374,7 +373,6 @@ function callFunction(task: RunningTask): unknown {
   return task.flags & RunFlag.Spread ? fn(...(task.arg as unknown[])) : fn(task.arg);
 }
 
-/** Buffer the outcome, then free the slot: a death in between blames the task (never re-runs it). */
 // ---- streams (pool.stream()) ------------------------------------------------------------------
 
 /**
@@ -495,6 +493,7 @@ function describeValue(value: unknown): string {
   return typeof value === 'undefined' ? 'undefined' : `a ${typeof value}`;
 }
 
+/** Buffer the outcome, then free the slot: a death in between blames the task (never re-runs it). */
 function finish(task: RunningTask, status: number, value: unknown, runTime: number): void {
   task.done = true;
   if (status === Status.Ok) pushResult(task.id, value, runTime);
@@ -626,7 +625,6 @@ function checkHeap(): void {
   }
 }
 
-function containsTransferable(value: unknown, item: unknown): boolean {
 /** Only asked when a result failed to clone: never on the way of a successful task. */
 function isAsyncIterable(value: unknown): boolean {
   try {
@@ -640,6 +638,7 @@ function isAsyncIterable(value: unknown): boolean {
   }
 }
 
+function containsTransferable(value: unknown, item: unknown): boolean {
   if (value === item) return true;
   if (ArrayBuffer.isView(value)) return value.buffer === item;
   return false;
