@@ -19,7 +19,7 @@ import {
   workerData,
 } from 'node:worker_threads';
 import type { ContextCarrier } from './context.js';
-import { noCarriedValues, runInContext } from './context-thread.js';
+import { carriedValues, runInContext } from './context-thread.js';
 import { serializeError } from './error-serialization.js';
 import { abortedError, OffThreadError, OffThreadErrorCode } from './errors.js';
 import { exportedFunctionNames, findExport } from './export-lookup.js';
@@ -87,7 +87,8 @@ class RunningTask implements TaskContext {
   /** Its outcome was recorded: progress reports after that are dropped. */
   done = false;
   /** What came with it under RunFlag.Context: the caller's trace context, carried values. */
-  context: ContextCarrier | undefined = undefined;
+  // Declared, not initialized: tasks without context (nearly all) pay nothing for it.
+  declare context: ContextCarrier | undefined;
   constructor(
     readonly id: number,
     readonly entry: TaskFunction,
@@ -103,7 +104,7 @@ class RunningTask implements TaskContext {
     return this.entry.filename;
   }
   get carried(): Readonly<Record<string, unknown>> {
-    return this.context?.values ?? noCarriedValues;
+    return carriedValues(this.context);
   }
   // Most tasks never look at their signal; an AbortController per task would cost more than a
   // tiny task itself, so it is made on first access.
@@ -215,9 +216,9 @@ function handle(message: unknown[]): void {
 
 function receive(id: number, fnId: number, flags: number, arg: unknown): void {
   if (flags & RunFlag.Context) {
-    // [arg, carrier] (see RunFlag.Context).
-    const [value, context] = arg as [unknown, ContextCarrier];
-    const task = new RunningTask(id, entryOf(fnId), flags, value, false);
+    // [arg, ...context] (see RunFlag.Context and context.ts ContextCarrier).
+    const context = arg as ContextCarrier;
+    const task = new RunningTask(id, entryOf(fnId), flags, context[0], false);
     task.context = context;
     enqueue(task);
     return;
