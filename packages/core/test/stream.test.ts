@@ -62,20 +62,14 @@ describe('pool.stream(): values of an async generator task', () => {
 
   it('currentTask() works in the generator body across awaits', async () => {
     const pool = createPool({ filename: streamTasks, maxThreads: 1 });
-    expect(await collect(pool.stream(undefined, { name: 'whoami' }))).toEqual([
-      'whoami',
-      'whoami',
-    ]);
+    expect(await collect(pool.stream(undefined, { name: 'whoami' }))).toEqual(['whoami', 'whoami']);
   });
 
   it('backpressure: the generator runs at most `window` values ahead of a slow consumer', async () => {
     const pool = createPool({ filename: streamTasks, maxThreads: 1 });
     for (const window of [1, 4, 8]) {
       const flags = sharedFlags();
-      const stream = pool.stream(
-        { count: 1000, shared: flags.shared },
-        { name: 'count', window },
-      );
+      const stream = pool.stream({ count: 1000, shared: flags.shared }, { name: 'count', window });
       let consumed = 0;
       let maxAhead = 0;
       for await (const _ of stream) {
@@ -130,7 +124,10 @@ describe('pool.stream(): values of an async generator task', () => {
     await first.next();
     const flags = sharedFlags();
     const controller = new AbortController();
-    const waiting = pool.stream({ count: 3, shared: flags.shared }, { name: 'count', signal: controller.signal });
+    const waiting = pool.stream(
+      { count: 3, shared: flags.shared },
+      { name: 'count', signal: controller.signal },
+    );
     controller.abort();
     const { values, error } = await valuesThenError(waiting);
     expect(values).toEqual([]);
@@ -144,7 +141,10 @@ describe('pool.stream(): values of an async generator task', () => {
   it('timeout stops the stream: next() rejects with TIMEOUT, the finally runs', async () => {
     const pool = createPool({ filename: streamTasks, maxThreads: 1 });
     const flags = sharedFlags();
-    const stream = pool.stream({ shared: flags.shared, delay: 10 }, { name: 'endless', timeout: 200 });
+    const stream = pool.stream(
+      { shared: flags.shared, delay: 10 },
+      { name: 'endless', timeout: 200 },
+    );
     const { values, error } = await valuesThenError(stream);
     expect(values.length).toBeGreaterThan(0);
     expect(error.code).toBe(OffThreadErrorCode.TIMEOUT);
@@ -196,8 +196,8 @@ describe('pool.stream(): values of an async generator task', () => {
     );
     const runs = Array.from({ length: 20 }, (_, i) => pool.run(i, { name: 'add1' }));
     const [streamed, ran] = await Promise.all([Promise.all(streams), Promise.all(runs)]);
-    streamed.forEach((values, i) =>
-      expect(values).toEqual(Array.from({ length: 5 }, (_, j) => `s${i}:${j}`)),
+    expect(streamed).toEqual(
+      Array.from({ length: 6 }, (_, i) => Array.from({ length: 5 }, (_, j) => `s${i}:${j}`)),
     );
     expect(ran).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
     expect(pool.threadCount).toBe(1);
