@@ -12,13 +12,25 @@ function isPlainPrototype(proto: object | null): boolean {
   return proto === null || proto === Object.prototype || proto === Array.prototype;
 }
 
-const kMaxNodes = 10_000;
-const kMaxDepth = 32;
+/** A node still to visit, with how it was reached (the path is built only for class instances). */
+interface Pending {
+  node: object;
+  parent: Pending | undefined;
+  key: string | number;
+}
+
+function pathOf(entry: Pending): Path {
+  const path: Path = [];
+  for (let e: Pending | undefined = entry; e?.parent !== undefined; e = e.parent) path.push(e.key);
+  return path.reverse();
+}
 
 /**
- * Where instances of user classes are in `value`: plain objects and arrays are walked (up to
- * 32 levels and 10 000 objects, enough for results and cheap for large ones), built-ins that
- * structured clone restores itself (Date, Map, typed arrays, errors...) are left alone.
+ * Where instances of user classes are in `value`: plain objects and arrays are walked, built-ins
+ * that structured clone restores itself (Date, Map, typed arrays, errors...) are left alone.
+ * The whole result is walked, however large or deep (structured clone walks it anyway): an
+ * instance left unmarked would arrive as a plain object, and `@Exclude()` would no longer hide
+ * its fields. Iterative, so depth cannot overflow the stack; each object is visited once.
  */
 export function findClassInstances(value: unknown): Array<[Path, string]> | undefined {
   if (value === null || typeof value !== 'object') return undefined;
@@ -35,31 +47,35 @@ export function findClassInstances(value: unknown): Array<[Path, string]> | unde
     if (flat) return undefined;
   }
   let found: Array<[Path, string]> | undefined;
-  let visited = 0;
   const seen = new Set<object>();
-  const visit = (node: object, path: Path): void => {
-    if (seen.has(node) || ++visited > kMaxNodes || path.length > kMaxDepth) return;
+  const stack: Pending[] = [{ node: value, parent: undefined, key: '' }];
+  while (stack.length > 0) {
+    const entry = stack.pop()!;
+    const { node } = entry;
+    if (seen.has(node)) continue;
     seen.add(node);
     const proto = Object.getPrototypeOf(node) as object | null;
     if (!isPlainPrototype(proto)) {
       const name = userClassName(node, proto!);
-      if (name === undefined) return;
+      if (name === undefined) continue;
       found ??= [];
-      found.push([path.slice(), name]);
+      found.push([pathOf(entry), name]);
     }
     if (Array.isArray(node)) {
-      for (let i = 0; i < node.length; i++) {
+      for (let i = node.length - 1; i >= 0; i--) {
         const item = node[i] as unknown;
-        if (item !== null && typeof item === 'object') visit(item, [...path, i]);
+        if (item !== null && typeof item === 'object')
+          stack.push({ node: item, parent: entry, key: i });
       }
-      return;
+      continue;
     }
-    for (const key of Object.keys(node)) {
+    const keys = Object.keys(node);
+    for (let i = keys.length - 1; i >= 0; i--) {
+      const key = keys[i]!;
       const item = (node as Record<string, unknown>)[key];
-      if (item !== null && typeof item === 'object') visit(item, [...path, key]);
+      if (item !== null && typeof item === 'object') stack.push({ node: item, parent: entry, key });
     }
-  };
-  visit(value, []);
+  }
   return found;
 }
 

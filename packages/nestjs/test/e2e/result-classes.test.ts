@@ -32,6 +32,30 @@ describe('results keep their registered classes', () => {
     }
   });
 
+  it('every instance of a large result is restored: no @Exclude() field leaks past the first 10,000', async () => {
+    const { app, url } = await createUsersApp(true);
+    try {
+      const reply = await get(`${url}/many/12000`);
+      expect(reply.body).toHaveLength(12000);
+      expect(reply.body[11999]).toMatchObject({ id: 11999, name: 'user 11999' });
+      expect(reply.body.filter((user: object) => 'password' in user)).toEqual([]);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('an instance nested deeper than 32 plain objects is restored too', async () => {
+    const { app, url } = await createUsersApp(true);
+    try {
+      let value = (await get(`${url}/deep/40`)).body;
+      for (let i = 0; i < 40; i++) value = value.inner;
+      expect(value).toMatchObject({ id: 1, name: 'Ada' });
+      expect(value).not.toHaveProperty('password');
+    } finally {
+      await app.close();
+    }
+  });
+
   it('an unregistered class arrives as a plain object, and the app is warned once with the fix', async () => {
     const { app, url, warnings } = await createUsersApp(false);
     try {
