@@ -211,3 +211,13 @@ describe('carry: bad options say how to fix them', () => {
     );
   });
 });
+
+describe('carry and trace context with runtime: process', () => {
+  it('the values cross into a child process the same way (the carrier travels in the task message)', async () => {
+    const pool = carryPool({ runtime: 'process' });
+    const seen = await requestId.run('req-proc', () => pool.run(1, { name: 'seen' }));
+    expect(seen.before.store).toBe('req-proc');
+    expect(seen.after.store).toBe('req-proc');
+    expect(seen.carried).toEqual({ requestId: 'req-proc' });
+  });
+});

@@ -317,3 +317,20 @@ describe('trace context with the SDK started by node --import', () => {
     expect(seen).toEqual({ activeSpanId: caller.spanId, traceId: caller.traceId });
   });
 });
+
+describe('trace context with runtime: process', () => {
+  it('a span started in a child process task is a child of the caller span', async () => {
+    const pool = createPool({
+      filename: traceTasks,
+      minThreads: 1,
+      maxThreads: 1,
+      runtime: 'process',
+    });
+    const { span } = await inCallerSpan('caller', () => pool.run('in-child', { name: 'traced' }));
+    const spans: ThreadSpan[] = await pool.run(undefined, { name: 'finishedSpans' });
+    expect(byName(spans, 'in-child')).toMatchObject({
+      traceId: span.spanContext().traceId,
+      parentSpanId: span.spanContext().spanId,
+    });
+  });
+});
