@@ -88,6 +88,11 @@ describe('core snippets', () => {
   it('progress.mjs reports progress before the result', async () => {
     expect(await run('core/progress.mjs')).toBe('25%\n50%\n75%\n100%\nimported 1000\n');
   });
+  it('process.mjs: a task that aborts its child process fails alone', async () => {
+    expect(await run('core/process.mjs')).toBe(
+      'FIRST\nERR_OFFTHREAD_WORKER_EXIT SIGABRT\nTHIRD\nprocesses replaced: 1\n',
+    );
+  });
   it('context.mjs: the task span is a child of the request span; the request id crosses', async () => {
     // The thread's console output reaches stdout on its own channel: compare lines, not order.
     const lines = (await run('core/context.mjs')).trim().split('\n').sort();

@@ -271,8 +271,15 @@ export class ProcessThread {
       }
       return;
     }
-    this.outbox.push(message);
-    this.pump();
+    // A Forget keeps its place behind the tasks of that function sent before it (they still
+    // fail with TASK_NOT_FOUND there); anything else (a stream's credit...) is about tasks the
+    // child has, and must not wait behind tasks waiting here for a free slot.
+    if (message[0] === Op.Forget || !this.initialized) {
+      this.outbox.push(message);
+      this.pump();
+    } else {
+      this.write(message);
+    }
   }
 
   /** Write what fits: control messages in order, tasks while the child has a free slot. */
