@@ -99,6 +99,15 @@ describe('carry: AsyncLocalStorage values set around run() are visible in the ta
     expect(seen.before.store).toBeUndefined();
   });
 
+  it('pool.stream(): every value the generator yields sees them, across awaits', async () => {
+    const pool = carryPool();
+    const values: string[] = [];
+    await requestId.run('req-s', async () => {
+      for await (const value of pool.stream(3, { name: 'streamed' })) values.push(value);
+    });
+    expect(values).toEqual(['req-s:0', 'req-s:1', 'req-s:2']);
+  });
+
   it('pool.broadcast() carries them to every thread', async () => {
     const pool = carryPool({ minThreads: 2, maxThreads: 2 });
     const results = await requestId.run('req-b', () => pool.broadcast(0, { name: 'seen' }));
