@@ -3,17 +3,24 @@
  *
  * One run on one Redis (a redis-server started here on a free loopback port, without
  * persistence): tiny tasks and fib(27) through
- *   - remote:  @offthread/bullmq RemotePool -> one `offthread-bullmq serve` process (2 threads)
- *   - plain:   BullMQ Queue + QueueEvents  -> one Worker with a sandboxed processor
- *              (useWorkerThreads, concurrency 2)
- *   - local:   a local @offthread/core Pool (2 threads), no Redis at all
- * and prints throughput, p50 latency (medians over rounds in a rotating order) and the ratios
- * remote/plain and remote/local.
+ *   - remote:   @offthread/bullmq RemotePool -> one `offthread-bullmq serve` process (2 threads)
+ *   - plain:    BullMQ Queue + `job.waitUntilFinished(queueEvents)` (BullMQ's documented way to
+ *               await a result) -> one Worker with a sandboxed processor (useWorkerThreads,
+ *               concurrency 2: one thread per job in flight)
+ *   - plain-ev: the same worker; the caller resolves results from one QueueEvents 'completed'
+ *               listener by job id (the fastest hand-written caller: no per-job isFinished
+ *               round trip, no per-job listeners), as RemotePool does
+ *   - local:    a local @offthread/core Pool (2 threads), no Redis at all
+ * Throughput: `count` calls in flight at once, rounds in a rotating order, median reported.
+ * Latency: calls one at a time, the setups interleaved call by call (remote, plain, plain-ev,
+ * local, remote, ...), so a noisy neighbour slows all of them alike; p50 over all calls.
+ * Prints the ratios remote/plain, remote/plain-ev and remote/local.
  * Needs redis-server on PATH and a built packages/bullmq (pnpm --filter @offthread/bullmq build).
  */
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Pool } from '@offthread/core';
@@ -27,15 +34,17 @@ const { RemotePool } = await import(new URL('./dist/index.js', bullmqPackage).hr
 const { values } = parseArgs({
   options: {
     tiny: { type: 'string', default: '2000' },
-    latency: { type: 'string', default: '200' },
+    latency: { type: 'string', default: '600' },
     cpu: { type: 'string', default: '32' },
     rounds: { type: 'string', default: '3' },
+    'latency-cpu': { type: 'string', default: '200' },
   },
 });
 const TINY = Number(values.tiny);
 const LATENCY = Number(values.latency);
 const CPU = Number(values.cpu);
 const ROUNDS = Number(values.rounds);
+const LATENCY_CPU = Number(values['latency-cpu']);
 const FIB = 27;
 const THREADS = 2;
 
@@ -67,23 +76,41 @@ function p50(samples) {
   return s[Math.floor(s.length / 2)];
 }
 
-/** Throughput of `count` calls in flight at once, and p50 of `LATENCY` calls one after another. */
-async function measure(label, call, { count, sequential, arg }) {
+/** Throughput: `count` calls in flight at once (after a warm-up). */
+async function throughput(label, call, { count, arg }) {
   for (let i = 0; i < 50; i++) await call(arg); // warm-up: threads started, modules loaded
   const start = performance.now();
   await Promise.all(Array.from({ length: count }, () => call(arg)));
-  const seconds = (performance.now() - start) / 1000;
-  const times = [];
-  for (let i = 0; i < sequential; i++) {
-    const t = performance.now();
-    await call(arg);
-    times.push(performance.now() - t);
+  const perSecond = count / ((performance.now() - start) / 1000);
+  console.log(`  ${label.padEnd(9)} ${perSecond.toFixed(0).padStart(8)} tasks/s`);
+  return perSecond;
+}
+
+/**
+ * p50 of `n` calls one at a time per setup. The setups take turns in blocks of BLOCK calls (after
+ * 3 unmeasured ones), so a noisy neighbour slows all of them alike, while each measured call
+ * still follows a call of the same setup, as in a real one-at-a-time caller: taking turns call by
+ * call would hand a setup a worker process that another setup had just woken (plain and
+ * plain-ev share one), which measured 0.1-0.2 ms faster than a worker that had been idle.
+ */
+async function latency(calls, { n, arg }) {
+  const BLOCK = 20;
+  const times = Object.fromEntries(Object.keys(calls).map((label) => [label, []]));
+  for (const call of Object.values(calls)) for (let i = 0; i < 20; i++) await call(arg);
+  const order = Object.keys(calls);
+  for (let block = 0; block * BLOCK < n; block++) {
+    const shift = block % order.length;
+    for (const label of [...order.slice(shift), ...order.slice(0, shift)]) {
+      const call = calls[label];
+      for (let i = 0; i < 3; i++) await call(arg);
+      for (let i = 0; i < BLOCK; i++) {
+        const t = performance.now();
+        await call(arg);
+        times[label].push(performance.now() - t);
+      }
+    }
   }
-  const result = { label, perSecond: count / seconds, p50: p50(times) };
-  console.log(
-    `  ${label.padEnd(8)} ${result.perSecond.toFixed(0).padStart(8)} tasks/s   p50 ${result.p50.toFixed(2)} ms`,
-  );
-  return result;
+  return Object.fromEntries(Object.entries(times).map(([label, list]) => [label, p50(list)]));
 }
 
 const port = await freePort();
@@ -137,6 +164,9 @@ try {
     ),
   );
   const plainQueue = new Queue('bench-plain', { connection });
+  // waitUntilFinished() listens for the queue's 'closing' once per waiting job: with thousands in
+  // flight that is thousands of listeners, which BullMQ expects the caller to allow.
+  plainQueue.setMaxListeners(TINY + 100);
   const plainEvents = new QueueEvents('bench-plain', { connection });
   await plainEvents.waitUntilReady();
   const plain = async (name, data) => {
@@ -147,6 +177,24 @@ try {
     });
     return job.waitUntilFinished(plainEvents);
   };
+  const waiting = new Map();
+  plainEvents.on('completed', ({ jobId, returnvalue }) => {
+    waiting.get(jobId)?.resolve(returnvalue);
+    waiting.delete(jobId);
+  });
+  plainEvents.on('failed', ({ jobId, failedReason }) => {
+    waiting.get(jobId)?.reject(new Error(failedReason));
+    waiting.delete(jobId);
+  });
+  let plainSeq = 0;
+  const plainEv = (name, data) =>
+    new Promise((resolve, reject) => {
+      const jobId = `ev-${++plainSeq}`;
+      waiting.set(jobId, { resolve, reject });
+      plainQueue
+        .add(name, data, { jobId, removeOnComplete: true, removeOnFail: true })
+        .catch(reject);
+    });
 
   const local = new Pool({
     filename: here('./tasks.mjs'),
@@ -155,52 +203,63 @@ try {
     maxQueue: Number.POSITIVE_INFINITY,
   });
 
-  // Rounds in a rotating order, medians reported: the machine may be shared and noisy.
   const setups = {
     remote: (name) => (x) => remote.run(x, { name }),
     plain: (name) => (x) => plain(name, x),
+    'plain-ev': (name) => (x) => plainEv(name, x),
     local: (name) => (x) => local.run(x, { name }),
   };
   const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
   const results = {};
   for (const [kind, opts] of [
-    ['tiny', { count: TINY, sequential: LATENCY, arg: 1 }],
-    ['fib(27)', { count: CPU, sequential: Math.min(60, LATENCY), arg: FIB }],
+    ['tiny', { count: TINY, n: LATENCY, arg: 1 }],
+    ['fib(27)', { count: CPU, n: LATENCY_CPU, arg: FIB }],
   ]) {
     const name = kind === 'tiny' ? 'tiny' : 'cpu';
-    console.log(
-      `${kind}: ${opts.count} in flight, then ${opts.sequential} one by one; ${ROUNDS} rounds`,
-    );
-    const samples = { remote: [], plain: [], local: [] };
+    console.log(`${kind}: ${opts.count} in flight, ${ROUNDS} rounds in a rotating order`);
+    const samples = Object.fromEntries(Object.keys(setups).map((label) => [label, []]));
     const order = Object.keys(setups);
     for (let round = 0; round < ROUNDS; round++) {
-      for (const label of [...order.slice(round % 3), ...order.slice(0, round % 3)]) {
-        samples[label].push(await measure(label, setups[label](name), opts));
+      const shift = round % order.length;
+      for (const label of [...order.slice(shift), ...order.slice(0, shift)]) {
+        samples[label].push(await throughput(label, setups[label](name), opts));
       }
     }
-    results[kind] = {};
-    for (const [label, list] of Object.entries(samples)) {
-      results[kind][label] = {
-        perSecond: median(list.map((r) => r.perSecond)),
-        p50: median(list.map((r) => r.p50)),
-      };
-    }
-    console.log(
-      `  medians: ${Object.entries(results[kind])
-        .map(([l, r]) => `${l} ${r.perSecond.toFixed(0)}/s p50 ${r.p50.toFixed(2)} ms`)
-        .join('; ')}`,
+    console.log(`${kind}: ${opts.n} calls one at a time per setup, taking turns in blocks`);
+    const p50s = await latency(
+      Object.fromEntries(Object.entries(setups).map(([label, make]) => [label, make(name)])),
+      opts,
     );
+    results[kind] = {};
+    for (const label of order) {
+      results[kind][label] = { perSecond: median(samples[label]), p50: p50s[label] };
+    }
+    console.log('  setup     tasks/s (median)   p50 one at a time');
+    for (const [label, r] of Object.entries(results[kind])) {
+      console.log(
+        `  ${label.padEnd(9)} ${r.perSecond.toFixed(0).padStart(8)}           ${r.p50.toFixed(3)} ms`,
+      );
+    }
   }
 
-  console.log('\nratios (remote vs plain BullMQ, remote vs local pool):');
+  console.log(
+    '\nratios (remote vs plain BullMQ, vs the hand-written plain-ev caller, vs a local pool):',
+  );
   for (const [kind, r] of Object.entries(results)) {
+    const ratio = (a, b) => (a / b).toFixed(2);
     console.log(
-      `  ${kind.padEnd(8)} throughput remote/plain ${(r.remote.perSecond / r.plain.perSecond).toFixed(2)}x, ` +
-        `p50 remote/plain ${(r.remote.p50 / r.plain.p50).toFixed(2)}x; ` +
-        `throughput remote/local ${(r.remote.perSecond / r.local.perSecond).toFixed(3)}x, ` +
-        `p50 remote/local ${(r.remote.p50 / r.local.p50).toFixed(1)}x`,
+      `  ${kind.padEnd(8)} throughput remote/plain ${ratio(r.remote.perSecond, r.plain.perSecond)}x, ` +
+        `remote/plain-ev ${ratio(r.remote.perSecond, r['plain-ev'].perSecond)}x; ` +
+        `p50 remote/plain ${ratio(r.remote.p50, r.plain.p50)}x, ` +
+        `remote/plain-ev ${ratio(r.remote.p50, r['plain-ev'].p50)}x; ` +
+        `throughput remote/local ${(r.remote.perSecond / r.local.perSecond).toFixed(3)}x`,
     );
   }
+  console.log(
+    `load average at the end: ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
   await Promise.all([remote.close(), plainQueue.close(), plainEvents.close(), local.close()]);
 } finally {
   for (const child of children.reverse()) child.kill('SIGKILL');

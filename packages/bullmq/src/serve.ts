@@ -1,13 +1,13 @@
 import { hostname } from 'node:os';
 import { deserialize } from 'node:v8';
-import { isTaskPool, type Pool } from '@offthread/core';
+import { isTaskPool, type Pool, type RunOptions } from '@offthread/core';
 import { type ConnectionOptions, type Job, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { type RedisConnection, redisOptions } from './connection.js';
 import { offThreadError, RemoteErrorCode } from './errors.js';
 import { resolveModuleRef, resolveRoot, resolveUnderRoot } from './modules.js';
 import { keys } from './shared.js';
-import { encodeOutcome, type JobData, serializeError } from './wire.js';
+import { encode, encodeOutcome, type JobData, PROGRESS_KEY, serializeError } from './wire.js';
 
 /** Options of {@link serve}. `queue`, `root` and `pool` are required; see {@link defaultServeOptions}. */
 export interface ServeOptions {
@@ -118,12 +118,19 @@ export async function serve(options: ServeOptions): Promise<Server> {
   const id = options.id ?? `${hostname()}-${process.pid}`;
   const k = keys(prefix, options.queue);
 
-  const processor = async (job: Job<JobData>, _token?: string, signal?: AbortSignal) => {
+  const succeeded = (value: unknown) => encodeOutcome({ ok: true, v: value });
+  const failed = (error: unknown) => encodeOutcome({ ok: false, e: serializeError(error) });
+  // Not an async function: one promise per job (the pool's), and no extra turns of the
+  // microtask queue between the thread's answer and BullMQ completing the job. It takes three
+  // parameters so that BullMQ hands it an AbortSignal, fired by `worker.cancelJob()`.
+  const processor = (job: Job<JobData>, _token?: string, signal?: AbortSignal) => {
+    let pending: Promise<unknown>;
     try {
-      return encodeOutcome({ ok: true, v: await runJob(job.data, signal) });
+      pending = runJob(job, signal);
     } catch (error) {
-      return encodeOutcome({ ok: false, e: serializeError(error) });
+      return Promise.resolve(failed(error));
     }
+    return pending.then(succeeded, failed);
   };
 
   const proxies = new Map<string, unknown>();
@@ -137,7 +144,22 @@ export async function serve(options: ServeOptions): Promise<Server> {
     return proxy;
   };
 
-  const runJob = async (data: JobData, signal: AbortSignal | undefined): Promise<unknown> => {
+  /** Progress reports go into BullMQ's progress (and the queue's event stream), encoded. */
+  const progressTo = (job: Job<JobData>) => (value: unknown) => {
+    let encoded: string;
+    try {
+      encoded = encode(value).toString('base64');
+    } catch (error) {
+      process.emitWarning(
+        `offthread-bullmq: a progress report of job ${job.id} cannot be encoded and was dropped: ${(error as Error).message}`,
+      );
+      return;
+    }
+    job.updateProgress({ [PROGRESS_KEY]: encoded }).catch(() => {});
+  };
+
+  const runJob = (job: Job<JobData>, signal: AbortSignal | undefined): Promise<unknown> => {
+    const data = job.data;
     if (data?.v !== 1) {
       throw offThreadError(
         RemoteErrorCode.MODULE_MISMATCH,
@@ -155,8 +177,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
     const target = resolveModuleRef(data.m, root);
     if (data.p === 1) {
       const names = Array.isArray(data.n) ? data.n.map(String) : ['default'];
-      await pool.preload({ filename: target.filename, names });
-      return undefined;
+      return pool.preload({ filename: target.filename, names }).then(() => undefined);
     }
     if (typeof data.n !== 'string') throw new TypeError('The job names no export to call.');
     let arg = data.a === undefined ? undefined : deserialize(Buffer.from(data.a, 'base64'));
@@ -166,7 +187,8 @@ export async function serve(options: ServeOptions): Promise<Server> {
         resolveUnderRoot(path, root, Object.hasOwn(files, path) ? files[path] : undefined),
       );
     }
-    const runOptions = { timeout: data.t, signal };
+    const runOptions: RunOptions = { timeout: data.t, signal };
+    if (data.g === 1) runOptions.onProgress = progressTo(job);
     if (data.s === 1 && Array.isArray(arg)) {
       // A proxy() call: the local pool's proxy spreads the arguments, as it does for local callers.
       const proxy = proxyFor(target.filename) as Record<
@@ -181,7 +203,9 @@ export async function serve(options: ServeOptions): Promise<Server> {
         );
       return fn.withOptions(runOptions)(...arg);
     }
-    return pool.run(arg, { filename: target.filename, name: data.n, ...runOptions });
+    runOptions.filename = target.filename;
+    runOptions.name = data.n;
+    return pool.run(arg, runOptions);
   };
 
   const worker = new Worker<JobData>(options.queue, processor, {

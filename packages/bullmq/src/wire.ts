@@ -28,7 +28,15 @@ export interface JobData {
   p?: 1;
   /** The argument is an array of arguments to spread (a `proxy()` call). */
   s?: 1;
+  /** The caller listens for progress: the worker reports it through BullMQ's job progress. */
+  g?: 1;
 }
+
+/**
+ * The one key of a progress report's object in BullMQ (`job.progress`, the 'progress' event):
+ * the base64 of the v8-encoded value, so any structured-clone value crosses.
+ */
+export const PROGRESS_KEY = 'offthread';
 
 /** A task module, named so that any worker can find its own copy. */
 export type ModuleRef =

@@ -99,6 +99,26 @@ describe('RemotePool with two worker processes', () => {
     expect(await pool.run({ x: 3, y: 4 }, { filename: join(fixtures, 'typed.ts') })).toBe(5);
   });
 
+  it("onProgress receives the task's currentTask().progress() reports from the worker, in order", async () => {
+    const reports: unknown[] = [];
+    const result = await within(
+      pool.run({ steps: 4 }, { name: 'withProgress', onProgress: (value) => reports.push(value) }),
+      30_000,
+      'a task reporting progress',
+    );
+    expect(result).toBe(4);
+    // BullMQ delivers each report through the queue's event stream before the completion.
+    expect(reports).toEqual([1, 2, 3, 4].map((i) => ({ step: i, of: 4, at: new Date(i) })));
+  });
+
+  it('onProgress is checked: a non-function is refused before anything is enqueued', async () => {
+    const r = await rejection(
+      pool.run(1, { onProgress: 'yes' as unknown as (value: unknown) => void }),
+    );
+    expect(r).toBeInstanceOf(TypeError);
+    expect(r.message).toMatch(/options\.onProgress must be a function/);
+  });
+
   it('a thrown error keeps its class and properties', async () => {
     class ValidationError extends Error {}
     registerError(ValidationError);
