@@ -1,9 +1,9 @@
 /**
  * Caller-side half of context propagation: what crosses into a task besides its argument.
  *
- * Two things can cross, both as one plain object (a {@link ContextCarrier}) that travels with
- * the task (see protocol.ts RunFlag.Context), so any transport that carries a task's argument
- * carries it too:
+ * Two things can cross, both in one flat array around the argument (a {@link ContextCarrier},
+ * see protocol.ts RunFlag.Context), so any transport that carries a task's argument carries it
+ * too:
  * - the caller's OpenTelemetry trace context, read from the API's global registration, so the
  *   core never imports `@opentelemetry/api` (an optional peer) and works without it;
  * - the current stores of the AsyncLocalStorage instances named by the pool's `carry` option.

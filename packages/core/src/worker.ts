@@ -4,6 +4,7 @@
  */
 import { getWorkerState, type TaskContext } from './worker-state.js';
 
+export type { CarryOptions } from './context.js';
 export { restoreCarry } from './context-thread.js';
 export { OffThreadError, OffThreadErrorCode } from './errors.js';
 export { importTaskModule } from './module-loader.js';
