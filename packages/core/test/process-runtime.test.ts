@@ -244,6 +244,56 @@ describe("runtime: 'process'", () => {
     expect(await pool.run(1, { name: 'echo' })).toBe(1);
   });
 
+  it('pool.stream() works over processes: order, return value, backpressure, break runs finally', async () => {
+    const pool = processPool();
+    const log = logFile();
+    const stream = pool.stream({ count: 3, logFile: log }, { name: 'numbers' });
+    expect(await stream.next()).toEqual({ done: false, value: 0 });
+    expect(await stream.next()).toEqual({ done: false, value: 1 });
+    expect(await stream.next()).toEqual({ done: false, value: 2 });
+    expect(await stream.next()).toEqual({ done: true, value: 'done' });
+
+    const slow = logFile();
+    let consumed = 0;
+    for await (const value of pool.stream(
+      { count: 1000, logFile: slow },
+      { name: 'numbers', window: 4 },
+    )) {
+      expect(value).toBe(consumed++);
+      // A slow consumer: the child must not run more than `window` values ahead.
+      if (consumed % 25 === 1) await new Promise((resolve) => setTimeout(resolve, 30));
+      const produced = lines(slow).filter((line) => line.startsWith('produced')).length;
+      expect(produced - consumed).toBeLessThanOrEqual(4 + 1);
+      if (consumed === 100) break;
+    }
+    // return() resolves once the child ended the task: its finally has run.
+    expect(lines(slow).at(-1)).toBe('finally');
+    expect(await pool.run({ a: 1, b: 1 }, { name: 'add' })).toBe(2);
+    expect(pool.stats().threadsReplaced).toBe(0);
+  });
+
+  it('a process that aborts mid-stream fails the stream with WORKER_EXIT after the values before it', async () => {
+    const pool = processPool();
+    const log = logFile();
+    const values: number[] = [];
+    let error: any;
+    try {
+      for await (const value of pool.stream(
+        { count: 10, logFile: log, abortAt: 3 },
+        { name: 'numbers', window: 1 },
+      ))
+        values.push(value as number);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(values).toEqual([0, 1, 2]);
+    expect(error.code).toBe(OffThreadErrorCode.WORKER_EXIT);
+    expect(error.message).toContain('SIGABRT');
+    // Not re-run: the log shows one run up to the abort.
+    expect(lines(log)).toEqual(['produced 0', 'produced 1', 'produced 2', 'produced 3']);
+    expect(await pool.run({ a: 1, b: 2 }, { name: 'add' })).toBe(3);
+  });
+
   it('never runs a task twice and never leaves a promise pending under chaos', async () => {
     // Tasks that abort or exit their process, throw or hang past their timeout, mixed with good
     // ones sent in bursts (so some wait in the pool for a process that then dies). Every task
