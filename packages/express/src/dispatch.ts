@@ -2,23 +2,13 @@
  * The task module every offThread() route runs in its pool thread. It loads the user's handler
  * module, calls its default export with the request snapshot, and turns what it returns into
  * data the main thread can send: JSON text serialized here (off the main thread), bytes moved
- * without a copy, or chunks streamed over a MessagePort with credit-based backpressure.
+ * without a copy, or chunks streamed through the core's pool.stream() (credit-based backpressure).
  * Internal: the middleware points the pool at this file.
  */
 import * as workerThreads from 'node:worker_threads';
-import { BroadcastChannel } from 'node:worker_threads';
 import { loadExport } from '@offthread/core/adapter';
-import { currentTask, transfer } from '@offthread/core/worker';
-import {
-  CREDIT,
-  type DispatchArg,
-  type DispatchResult,
-  Kind,
-  READY,
-  STOP,
-  STREAM_WINDOW,
-  type StreamMessage,
-} from './protocol.js';
+import { transfer } from '@offthread/core/worker';
+import { type DispatchArg, type DispatchResult, Kind, type StreamHead } from './protocol.js';
 import type { RequestSnapshot } from './snapshot.js';
 import { isReply, type ReplyHeaders } from './worker.js';
 
@@ -55,8 +45,13 @@ function getHeader(this: RequestSnapshot, name: string): string | string[] | und
   return Object.hasOwn(headers, key) ? headers[key] : undefined;
 }
 
-/** Run one request. */
-export default async function dispatch(arg: DispatchArg): Promise<unknown> {
+/** What the handler answered: a result to send, or a body to stream. */
+type Outcome =
+  | { result: unknown }
+  | { body: AsyncIterable<unknown>; status: number | undefined; headers: ReplyHeaders | undefined };
+
+/** Call the handler and turn what it returns into a result, or a body still to stream. */
+async function respond(arg: DispatchArg, streaming: boolean): Promise<Outcome> {
   const handler = await loadHandler(arg.f);
   const req = arg.r as RequestSnapshot;
   if (req.body instanceof Uint8Array) {
@@ -73,7 +68,7 @@ export default async function dispatch(arg: DispatchArg): Promise<unknown> {
     headers = out.headers;
     body = out.body;
   } else if (out === undefined) {
-    return { k: Kind.Empty, s: 204 } satisfies DispatchResult;
+    return { result: { k: Kind.Empty, s: 204 } satisfies DispatchResult };
   }
   if (isAsyncIterable(body)) {
     // HEAD wants the headers only: do not produce the body (return() on an unstarted
@@ -81,27 +76,65 @@ export default async function dispatch(arg: DispatchArg): Promise<unknown> {
     if (req.method === 'HEAD') {
       await body[Symbol.asyncIterator]().return?.();
       return {
-        k: Kind.Empty,
-        s: status,
-        h: withDefaultType(headers),
-      } satisfies DispatchResult;
+        result: { k: Kind.Empty, s: status, h: withDefaultType(headers) } satisfies DispatchResult,
+      };
     }
-    if (arg.c !== undefined && arg.i !== undefined) {
-      return await stream(arg.c, arg.i, body, status, headers);
+    if (streaming) return { body, status, headers };
+    if (arg.s === 1) {
+      await body[Symbol.asyncIterator]().return?.();
+      throw new TypeError(
+        "offThread(): the handler returned an async iterable to stream, but this route's pool cannot stream (it has no stream() method, e.g. a RemotePool from @offthread/bullmq). Pass { stream: false } to offThread() to collect the body and send it in one piece, or run the route on a local Pool.",
+      );
     }
-    return bytesResult(await collect(body), status, headers);
+    return { result: bytesResult(await collect(body), status, headers) };
   }
-  if (body instanceof Uint8Array) return bytesResult(body, status, headers);
-  if (body === undefined) return { k: Kind.Empty, s: status, h: headers } satisfies DispatchResult;
+  if (body instanceof Uint8Array) return { result: bytesResult(body, status, headers) };
+  if (body === undefined)
+    return { result: { k: Kind.Empty, s: status, h: headers } satisfies DispatchResult };
   if (typeof body === 'string' && isReply(out))
-    return { k: Kind.Text, s: status, h: headers, b: body } satisfies DispatchResult;
+    return { result: { k: Kind.Text, s: status, h: headers, b: body } satisfies DispatchResult };
   const json = JSON.stringify(body);
   if (json === undefined) {
     throw new TypeError(
       `offThread(): the handler returned ${typeof body === 'function' ? 'a function' : String(body)}, which cannot be sent as JSON`,
     );
   }
-  return { k: Kind.Json, s: status, h: headers, b: json } satisfies DispatchResult;
+  return { result: { k: Kind.Json, s: status, h: headers, b: json } satisfies DispatchResult };
+}
+
+/**
+ * Run one request with `pool.run()`: the response in one piece (an async iterable body is
+ * collected, or refused when `arg.s` says the pool cannot stream).
+ */
+export default async function dispatch(arg: DispatchArg): Promise<unknown> {
+  return ((await respond(arg, false)) as { result: unknown }).result;
+}
+
+/**
+ * Run one request with `pool.stream()`. A response in one piece is the generator's return value
+ * (nothing is yielded, so it costs what `dispatch` costs). A streamed body yields its head
+ * (status, headers) and then its chunks, as the core's stream pulls them: at most the stream's
+ * window ahead of what the main thread has handed to the socket. The client leaving, a refused
+ * header or a timeout stops this generator, which stops the handler's iterable (its `finally`
+ * runs).
+ */
+export async function* stream(arg: DispatchArg): AsyncGenerator<unknown, unknown, undefined> {
+  const outcome = await respond(arg, true);
+  if ('result' in outcome) return outcome.result;
+  const { body, status, headers } = outcome;
+  yield { s: status, h: withDefaultType(headers) } satisfies StreamHead;
+  for await (const value of body) {
+    const chunk = toChunk(value);
+    if (typeof chunk === 'string') {
+      yield chunk;
+    } else {
+      // A view into a larger buffer (pooled small Buffers) is copied first: moving it would take
+      // memory other Buffers share, cloning it would copy the whole buffer.
+      const owned = movable(chunk);
+      yield transfer(owned, [owned.buffer as ArrayBuffer]);
+    }
+  }
+  return { k: Kind.Streamed } satisfies DispatchResult;
 }
 
 /** The headers a streamed body gets: a Content-Type unless the handler chose one. */
@@ -170,81 +203,4 @@ async function collect(iterable: AsyncIterable<unknown>): Promise<Uint8Array> {
     );
   }
   return Buffer.concat(parts);
-}
-
-/**
- * Stream the chunks to the main thread as they are produced. The request's channel is opened
- * now, not before the handler ran: the thread asks the middleware's stream hub for it (a request
- * id on the hub's control channel) and starts once the main thread says READY. At most
- * STREAM_WINDOW chunks are in flight: the main thread sends a credit back once it has handed a
- * chunk to a socket that accepted it, so a slow client slows the producer instead of filling
- * memory. The client going away aborts the task's signal, and a refused header makes the main
- * thread send STOP; either stops the iteration (which runs the generator's `finally`).
- */
-async function stream(
-  hub: string,
-  id: number,
-  iterable: AsyncIterable<unknown>,
-  status: number | undefined,
-  headers: ReplyHeaders | undefined,
-): Promise<DispatchResult> {
-  const { signal } = currentTask();
-  let credits = STREAM_WINDOW;
-  let ready = false;
-  let stopped = signal.aborted;
-  let ended = false;
-  let wake: (() => void) | undefined;
-  const sleep = () =>
-    new Promise<void>((resolve) => {
-      wake = resolve;
-    }).then(() => {
-      wake = undefined;
-    });
-  const channel = new BroadcastChannel(`${hub}.${id}`);
-  channel.onmessage = (event) => {
-    const message = (event as MessageEvent).data;
-    if (message === CREDIT) credits++;
-    else if (message === READY) ready = true;
-    else if (message === STOP) stopped = true;
-    wake?.();
-  };
-  const onStop = () => {
-    stopped = true;
-    wake?.();
-  };
-  signal.addEventListener('abort', onStop);
-  const post = (message: StreamMessage) => channel.postMessage(message);
-  try {
-    // Ask for the channel; a short-lived handle on the control channel is enough to post.
-    const control = new BroadcastChannel(hub);
-    control.postMessage(id);
-    control.close();
-    while (!ready && !stopped) await sleep();
-    if (stopped) return { k: Kind.Streamed, e: false };
-    post({ t: 'head', s: status, h: headers });
-    for await (const value of iterable) {
-      if (stopped) break;
-      const chunk = toChunk(value);
-      while (credits === 0 && !stopped) await sleep();
-      if (stopped) break;
-      credits--;
-      // A view into a larger buffer (pooled small Buffers) is copied first: cloning the view
-      // would copy the whole buffer.
-      post({ t: 'chunk', d: typeof chunk === 'string' ? chunk : movable(chunk) });
-    }
-    if (!stopped) {
-      post({ t: 'end' });
-      ended = true;
-    }
-  } catch (error) {
-    // Let the main thread write every chunk posted so far before the failure reaches it (the
-    // result travels on another channel and could overtake them): the client then gets the
-    // data produced before the error, then a cut connection, rather than a race.
-    while (credits < STREAM_WINDOW && !stopped) await sleep();
-    throw error;
-  } finally {
-    signal.removeEventListener('abort', onStop);
-    channel.close();
-  }
-  return { k: Kind.Streamed, e: ended };
 }

@@ -19,8 +19,7 @@ import {
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { getDefaultPool } from './default-pool.js';
 import { uncloneableRequestError } from './errors.js';
-import { type DispatchArg, type DispatchResult, Kind } from './protocol.js';
-import { StreamHub, type StreamReceiver } from './stream-hub.js';
+import { type DispatchArg, type DispatchResult, Kind, type StreamHead } from './protocol.js';
 import { type LocalsOption, snapshotRequest } from './take-snapshot.js';
 
 /** Options of {@link offThread}. Every field is optional; see {@link defaultOffThreadOptions}. */
@@ -48,9 +47,12 @@ export interface OffThreadOptions {
    */
   locals?: LocalsOption;
   /**
-   * Let the handler stream an async iterable as it is produced. A channel to the thread is
-   * opened only for a response that streams, so other responses cost nothing extra. With
-   * `false`, an async iterable is collected and sent in one piece. Defaults to true.
+   * Let the handler stream an async iterable as it is produced, through the pool's `stream()`
+   * (credit-based backpressure from the socket to the thread; the client leaving stops the
+   * handler's iterable). With `false`, an async iterable is collected and sent in one piece.
+   * When the pool has no `stream()` (a `TaskPool` such as `RemotePool`), a handler that returns
+   * an async iterable fails with a TypeError (a 500 through `next(err)`) saying to pass
+   * `stream: false`. Defaults to true.
    */
   stream?: boolean;
   /** Seconds sent in `Retry-After` with a 503. Defaults to 1. */
@@ -110,9 +112,6 @@ const optionNames = [
   'priority',
 ] as const;
 
-/** Where pool threads stream responses to (a channel is opened only for a response that streams). */
-const streams = new StreamHub();
-
 /** Start-up checks of every offThread() in the process, shared by the ESM and CJS builds. */
 const checks = startupRegistry('express');
 
@@ -146,6 +145,9 @@ export function offThread(
   const pool = o.pool ?? getDefaultPool();
   const { retryAfter, respondToOverload, locals } = o;
   const { timeout, queueTimeout, priority } = o;
+  // Streamed replies ride on the core's pool.stream(); a pool without it cannot stream them.
+  const streaming = o.stream && typeof pool.stream === 'function';
+  const refuseStreams = o.stream && !streaming;
   const check = checks.track(
     retryWhileQueueFull(() => pool.run<true>(filename, { filename: dispatchPath, name: 'check' })),
   );
@@ -187,76 +189,111 @@ export function offThread(
     res.once('close', onClose);
     if (res.socket?.destroyed) onClose();
 
-    let stream: StreamReceiver | undefined;
     const done = () => {
       finished = true;
       res.off('close', onClose);
-      stream?.close(true);
     };
-    if (o.stream) {
-      stream = streams.register(res, (error) => {
-        // A header Node refuses on a streamed response: answer 500 (the producer was stopped).
-        if (finished) return;
-        done();
+    const onResult = (result: DispatchResult) => {
+      if (finished) return;
+      done();
+      try {
+        send(res, result);
+      } catch (error) {
+        // Headers Node refuses (a non-ASCII value, a name with a space...): nothing was
+        // written yet, so the app's error handler can still answer.
+        clearHeaders(res, result.h);
         next(httpError(error, 500, false, retryAfter));
-      });
-      arg.c = streams.name;
-      arg.i = stream.id;
+      }
+    };
+    const onError = (error: unknown) => {
+      if (finished) return;
+      done();
+      const response = poolErrorResponse(error, controller.signal);
+      if (response === CLIENT_GONE) return; // nobody is listening
+      if (response === undefined) {
+        next(error); // the handler's own error, with its own status if it set one
+        return;
+      }
+      let e = error as Error;
+      if (isOffThreadError(error, OffThreadErrorCode.UNCLONEABLE)) {
+        e = uncloneableRequestError(arg.r as unknown as Record<string, unknown>, error) ?? e;
+      }
+      const httpErr = httpError(e, response.status, response.retryAfter, retryAfter);
+      if (response.status !== 503 || !respondToOverload || res.headersSent) {
+        next(httpErr);
+        return;
+      }
+      res.setHeader('Retry-After', String(retryAfter));
+      res.status(503).json(poolErrorBody(response));
+    };
+    if (!streaming) {
+      if (refuseStreams) arg.s = 1;
+      pool
+        .run<DispatchResult>(arg, {
+          filename: dispatchPath,
+          timeout,
+          queueTimeout,
+          priority,
+          signal: controller.signal,
+        })
+        .then(onResult, onError);
+      return;
     }
+    // A response in one piece is the stream's return value (nothing yielded); a streamed one
+    // yields its head, then its chunks.
+    const body = pool.stream!<StreamHead | string | Uint8Array>(arg, {
+      filename: dispatchPath,
+      name: 'stream',
+      timeout,
+      queueTimeout,
+      priority,
+      signal: controller.signal,
+    });
+    body.next().then((first) => {
+      if (first.done) onResult(first.value as DispatchResult);
+      else void pipe(first.value as StreamHead);
+    }, onError);
 
-    pool
-      .run<DispatchResult>(arg, {
-        filename: dispatchPath,
-        timeout,
-        queueTimeout,
-        priority,
-        signal: controller.signal,
-      })
-      .then(
-        (result) => {
-          if (finished) return;
-          if (result.k !== Kind.Streamed) {
+    /** Write the chunks as the socket takes them; the next one is asked for only then. */
+    async function pipe(head: StreamHead): Promise<void> {
+      let headSent = false;
+      for (;;) {
+        let step: IteratorResult<StreamHead | string | Uint8Array, unknown>;
+        try {
+          step = await body.next();
+        } catch (error) {
+          onError(error);
+          return;
+        }
+        // The client left: the abort already stops the thread's generator.
+        if (finished || controller.signal.aborted) return;
+        if (!headSent) {
+          // Set only once there is a chunk (or the end): a failure before the first chunk still
+          // gets a clean error response.
+          headSent = true;
+          try {
+            if (head.s !== undefined) res.status(head.s);
+            res.set(head.h as Record<string, string>);
+          } catch (error) {
+            // A header Node refuses: drop what was set, stop the producer, answer 500.
+            clearHeaders(res, head.h);
             done();
-            try {
-              send(res, result);
-            } catch (error) {
-              // Headers Node refuses (a non-ASCII value, a name with a space...): nothing was
-              // written yet, so the app's error handler can still answer.
-              clearHeaders(res, result.h);
-              next(httpError(error, 500, false, retryAfter));
-            }
+            void body.return();
+            next(httpError(error, 500, false, retryAfter));
             return;
           }
-          const complete = result.e ? stream!.ended() : Promise.resolve(false);
-          complete.then((ended) => {
-            if (finished) return;
-            done();
-            if (ended) res.end();
-            else res.destroy();
-          });
-        },
-        (error: unknown) => {
-          if (finished) return;
+        }
+        if (step.done) {
           done();
-          const response = poolErrorResponse(error, controller.signal);
-          if (response === CLIENT_GONE) return; // nobody is listening
-          if (response === undefined) {
-            next(error); // the handler's own error, with its own status if it set one
-            return;
-          }
-          let e = error as Error;
-          if (isOffThreadError(error, OffThreadErrorCode.UNCLONEABLE)) {
-            e = uncloneableRequestError(arg.r as unknown as Record<string, unknown>, error) ?? e;
-          }
-          const httpErr = httpError(e, response.status, response.retryAfter, retryAfter);
-          if (response.status !== 503 || !respondToOverload || res.headersSent) {
-            next(httpErr);
-            return;
-          }
-          res.setHeader('Retry-After', String(retryAfter));
-          res.status(503).json(poolErrorBody(response));
-        },
-      );
+          res.end();
+          return;
+        }
+        const d = step.value as string | Uint8Array;
+        const data = typeof d === 'string' ? d : Buffer.from(d.buffer, d.byteOffset, d.byteLength);
+        if (!res.write(data)) await drained(res);
+        if (finished || controller.signal.aborted) return;
+      }
+    }
   };
   Object.defineProperties(middleware, {
     ready: {
@@ -288,6 +325,19 @@ export function offThreadReady(): Promise<void> {
 function httpError(error: unknown, status: 500 | 503, retry: boolean, retryAfter: number) {
   const e = error instanceof Error ? error : new Error(String(error));
   return withHttpFields(e, { status, retryAfter: retry }, retryAfter);
+}
+
+/** Resolves once the response can take more data, or is closed (the client left). */
+function drained(res: Response): Promise<void> {
+  return new Promise((resolve) => {
+    const go = () => {
+      res.off('drain', go);
+      res.off('close', go);
+      resolve();
+    };
+    res.once('drain', go);
+    res.once('close', go);
+  });
 }
 
 /** Remove what a failed `res.set()` may have set before it threw. */

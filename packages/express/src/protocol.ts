@@ -11,11 +11,10 @@ export interface DispatchArg {
   /** The request snapshot (its data; the thread adds the helpers). */
   r: RequestData;
   /**
-   * When the route allows streaming: the name of the stream hub's control channel, and this
-   * request's id on it. No channel is opened unless the handler actually streams.
+   * 1 when the route wants to stream but its pool cannot (no `stream()`, e.g. a RemotePool): an
+   * async iterable body is refused with a clear error instead of being collected.
    */
-  c?: string;
-  i?: number;
+  s?: 1;
 }
 
 /** How the result body is to be sent. */
@@ -28,7 +27,7 @@ export const Kind = {
   Bytes: 2,
   /** No body. */
   Empty: 3,
-  /** The body was streamed on the request's channel; `e` says whether it ended (an `end` was posted). */
+  /** The body was streamed (pool.stream()): this is the stream's return value, after every chunk. */
   Streamed: 4,
 } as const;
 
@@ -39,24 +38,16 @@ export interface DispatchResult {
   /** Headers the handler set. */
   h?: Record<string, string | number | readonly string[]>;
   b?: string | Uint8Array;
-  /** For Kind.Streamed: true when the stream ended normally (its `end` message may still be in flight). */
-  e?: boolean;
 }
 
-/** Messages the thread posts on the request's stream channel, in order. */
-export type StreamMessage =
-  | { t: 'head'; s?: number; h?: Record<string, string | number | readonly string[]> }
-  | { t: 'chunk'; d: string | Uint8Array }
-  | { t: 'end' };
-
-/** The main thread posts this on the stream channel each time it has taken a chunk (a credit). */
-export const CREDIT = 1;
-/** The main thread posts this once it listens on the request's stream channel: start sending. */
-export const READY = 2;
-/** The main thread posts this to stop the producer (a refused header, a request already gone). */
-export const STOP = 3;
-/** Chunks the thread may post before the main thread has taken them. */
-export const STREAM_WINDOW = 8;
+/**
+ * The first value a streamed response yields (dispatch.ts `stream`): its status and headers.
+ * The chunks follow, as strings or Uint8Arrays.
+ */
+export interface StreamHead {
+  s?: number;
+  h: Record<string, string | number | readonly string[]>;
+}
 
 /** Marks the object `reply()` returns; a registered symbol so any copy of this package knows it. */
 export const kReply: unique symbol = Symbol.for('offthread.express.reply') as never;

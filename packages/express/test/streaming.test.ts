@@ -1,5 +1,5 @@
 import { get } from 'node:http';
-import { Pool } from '@offthread/core';
+import { Pool, type TaskPool } from '@offthread/core';
 import type { NextFunction, Request, Response } from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { offThread } from '../src/index.js';
@@ -11,6 +11,31 @@ import {
   listen,
   type Running,
 } from './helpers.js';
+
+/** The same pool seen as a TaskPool without stream(), as a RemotePool from @offthread/bullmq is. */
+function withoutStream(inner: Pool): TaskPool {
+  const wrapper: TaskPool = {
+    run: inner.run.bind(inner),
+    proxy: inner.proxy.bind(inner),
+    preload: inner.preload.bind(inner),
+    stats: inner.stats.bind(inner),
+    close: inner.close.bind(inner),
+    destroy: inner.destroy.bind(inner),
+    on(event, listener) {
+      inner.on(event, listener);
+      return wrapper;
+    },
+    once(event, listener) {
+      inner.once(event, listener);
+      return wrapper;
+    },
+    off(event, listener) {
+      inner.off(event, listener);
+      return wrapper;
+    },
+  };
+  return wrapper;
+}
 
 let nextId = 0;
 const id = () => `s${++nextId}`;
@@ -27,6 +52,13 @@ describe.each(expressVersions)('offThread() streaming with %s', (_name, express)
     const stream = offThread(fixture('stream.mjs'), { pool });
     app.get('/stream', stream);
     app.get('/collected', offThread(fixture('stream.mjs'), { pool, stream: false }));
+    app.get('/ndjson', offThread(fixture('ndjson.mjs'), { pool }));
+    // A TaskPool without stream() (as a RemotePool is): streamed bodies cannot go through it.
+    app.get('/no-stream-pool', offThread(fixture('stream.mjs'), { pool: withoutStream(pool) }));
+    app.get(
+      '/no-stream-pool-collected',
+      offThread(fixture('stream.mjs'), { pool: withoutStream(pool), stream: false }),
+    );
     app.use((error: Error, _req: Request, res: Response, next: NextFunction) => {
       errors.push({ error, headersSent: res.headersSent });
       next(error);
@@ -131,6 +163,63 @@ describe.each(expressVersions)('offThread() streaming with %s', (_name, express)
     expect(report.aborted).toBe(true);
     // Bounded by the credit window plus what the socket buffers hold, far below 20000.
     expect(report.produced).toBeLessThan(1000);
+  });
+
+  it('streams an NDJSON route over a real socket: status and headers first, then one record per line, in order', async () => {
+    const heads: { status?: number; type?: string; records?: string }[] = [];
+    const lines: string[] = [];
+    await new Promise<void>((resolve, reject) => {
+      get(`${server.url}/ndjson?count=50&delay=1`, (res) => {
+        heads.push({
+          status: res.statusCode,
+          type: res.headers['content-type'],
+          records: res.headers['x-records'] as string,
+        });
+        let rest = '';
+        res.setEncoding('utf8');
+        res.on('data', (text: string) => {
+          rest += text;
+          const parts = rest.split('\n');
+          rest = parts.pop() ?? '';
+          lines.push(...parts);
+        });
+        res.on('end', () => (rest === '' ? resolve() : reject(new Error(`partial line ${rest}`))));
+      }).on('error', reject);
+    });
+    expect(heads).toEqual([{ status: 200, type: 'application/x-ndjson', records: '50' }]);
+    expect(lines.map((line) => JSON.parse(line))).toEqual(
+      Array.from({ length: 50 }, (_, n) => ({ n, square: n * n })),
+    );
+  });
+
+  it('a client that disconnects mid-NDJSON stops the generator in its thread (its finally runs)', async () => {
+    const streamId = id();
+    const req = get(`${server.url}/ndjson?count=1000&delay=20&id=${streamId}`, (res) => {
+      let seen = 0;
+      res.on('data', () => {
+        if (++seen === 2) req.destroy();
+      });
+    });
+    req.on('error', () => {});
+    const report = await channel.waitFor((m) => m.id === streamId && m.finished === true);
+    expect(report.produced).toBeLessThan(1000);
+    // The thread is free again for the next request.
+    const res = await fetchText(`${server.url}/ndjson?count=2`);
+    expect(res.text.split('\n').filter(Boolean)).toHaveLength(2);
+  });
+
+  it('a streaming handler on a TaskPool without stream() gets a 500 through next(err) saying to pass stream: false', async () => {
+    const before = errors.length;
+    const res = await fetchText(`${server.url}/no-stream-pool?count=3`);
+    expect(res.status).toBe(500);
+    expect(errors.length).toBe(before + 1);
+    const last = errors.at(-1)!;
+    expect(last.error).toBeInstanceOf(TypeError);
+    expect(last.error.message).toMatch(/cannot stream/);
+    expect(last.error.message).toMatch(/stream: false/);
+    // Handlers that do not stream still work there, and stream: false collects the body.
+    const collected = await fetchText(`${server.url}/no-stream-pool-collected?count=2`);
+    expect(collected.text).toBe('chunk 0\nchunk 1\n');
   });
 
   it('aborts a slow producer as soon as the client disconnects', async () => {
