@@ -8,7 +8,7 @@
  * 'message' listener is lost), so the child says Hello, the pool answers Init, and only then is
  * the runtime loaded.
  */
-import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import { serializeError } from './error-serialization.js';
 import { kProcessRuntime, type ProcessInit, ProcessOp } from './process-protocol.js';
 import { type RuntimeData, slabBytes } from './protocol.js';
@@ -55,6 +55,7 @@ function start(init: ProcessInit): void {
   );
   // The pool's process ended or let go of us: nobody is left to take results.
   process.on('disconnect', () => process.exit(0));
+  watchParent();
   void import('./worker-runtime.js').then(() => {
     // Registered after the runtime's own 'exit' listener, which flushes buffered results into
     // the port: take them out synchronously and send them before the process is gone.
@@ -63,4 +64,34 @@ function start(init: ProcessInit): void {
         forward(next.message);
     });
   });
+}
+
+/**
+ * 'disconnect' cannot reach a child whose task is stuck in a synchronous loop, so a pool's
+ * process that dies (SIGKILL, crash) would leave it spinning forever. A small thread that does
+ * not share that event loop watches the parent pid and ends the process once it changed (the
+ * orphan was adopted by init or a subreaper). It is unref'd, started without the app's
+ * execArgv or NODE_OPTIONS (no preloaded instrumentation in it), and costs one idle thread.
+ */
+function watchParent(): void {
+  const source = `
+    const { workerData } = require('node:worker_threads');
+    setInterval(() => {
+      if (process.ppid !== workerData.parent) process.kill(workerData.self, 'SIGKILL');
+    }, 500);
+  `;
+  try {
+    const watchdog = new Worker(source, {
+      eval: true,
+      workerData: { parent: process.ppid, self: process.pid },
+      execArgv: [],
+      env: {},
+      stdout: true,
+      stderr: true,
+    });
+    watchdog.unref();
+    watchdog.on('error', () => {});
+  } catch {
+    // Without the watchdog an orphan still exits on 'disconnect' once its event loop is free.
+  }
 }

@@ -1,6 +1,9 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { OffThreadErrorCode, Pool, registerError, transfer } from '@offthread/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ValidationError } from './fixtures/errors.mjs';
@@ -178,6 +181,19 @@ describe("runtime: 'process'", () => {
     await other.destroy();
     expect((await spinning).code).toBe(OffThreadErrorCode.POOL_CLOSED);
     for (const pid of busy) expect(alive(pid)).toBe(false);
+  });
+
+  it('a child stuck in a synchronous loop exits when the process that owns its pool is killed', async () => {
+    // The host (test/fixtures/process-host.mjs) prints its child's pid once the child spins.
+    const host = spawn(process.execPath, [fileURLToPath(fixture('process-host.mjs'))], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const [chunk] = (await once(host.stdout, 'data')) as [Buffer];
+    const child = Number(String(chunk).trim());
+    expect(alive(child)).toBe(true);
+    host.kill('SIGKILL');
+    // 'disconnect' cannot reach a busy child; its watchdog thread sees the parent change.
+    await waitFor(() => !alive(child), 15_000);
   });
 
   it('runs a TypeScript task file', async () => {
