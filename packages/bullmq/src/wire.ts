@@ -1,6 +1,11 @@
 import { deserialize, serialize } from 'node:v8';
 import * as core from '@offthread/core';
 import { OffThreadError } from '@offthread/core';
+import {
+  deserializeError as fromData,
+  type SerializedError,
+  serializeError as toData,
+} from '@offthread/core/adapter';
 
 /**
  * What crosses Redis. Arguments and results are encoded with `v8.serialize` (the structured
@@ -48,19 +53,8 @@ export type ModuleRef =
 /** The outcome of a task as the worker reports it. */
 export type Outcome = { ok: true; v: unknown } | { ok: false; e: SerializedError };
 
-/** Same shape as the core's serialized errors, so both sides agree on what survives. */
-export interface SerializedError {
-  primitive?: true;
-  value?: unknown;
-  className: string;
-  name: string;
-  message: string;
-  stack?: string;
-  cause?: SerializedError;
-  hasCause?: boolean;
-  errors?: SerializedError[];
-  props: Record<string, unknown>;
-}
+/** A task's error as data: the core's own serialized form (see `@offthread/core/adapter`). */
+export type { SerializedError };
 
 export function encode(value: unknown): Buffer {
   return serialize(value);
@@ -102,132 +96,47 @@ const builtinNames = new Set([
   'URIError',
   'AggregateError',
 ]);
-const builtinErrors: Record<string, new (message?: string) => Error> = Object.assign(
-  Object.create(null),
-  {
-    Error,
-    TypeError,
-    RangeError,
-    SyntaxError,
-    ReferenceError,
-    EvalError,
-    URIError,
-    AggregateError,
-  },
-);
-const skipped = new Set(['name', 'message', 'stack', 'cause', 'errors']);
 
 /**
- * Error classes registered on the caller's side. Global so the ESM and CJS builds of this
- * package share it.
- */
-const kRegistry = Symbol.for('offthread.bullmq.errors');
-type ErrorClass = new (...args: any[]) => Error;
-const shared = globalThis as unknown as Record<symbol, Map<string, ErrorClass> | undefined>;
-if (!shared[kRegistry]) {
-  shared[kRegistry] = new Map<string, ErrorClass>([
-    ['OffThreadError', OffThreadError as ErrorClass],
-  ]);
-}
-const registry = shared[kRegistry];
-
-/**
- * Make errors of class `ErrorClass` thrown by remote tasks arrive as instances of that class
- * (matched by constructor name, or by `error.name` when the worker process did not know the
- * class). Also registers it with the core, so local pools rebuild it too.
+ * Make errors of class `ErrorClass` thrown by remote tasks arrive as instances of that class.
+ * The same as the core's `registerError()` (a class registered there works remotely too), kept
+ * so code written against this package goes on working.
  */
 export function registerError(ErrorClass: new (...args: any[]) => Error): void {
   core.registerError(ErrorClass);
-  registry.set(ErrorClass.name, ErrorClass);
 }
 
-function cloneable(value: unknown): boolean {
-  const type = typeof value;
-  if (type === 'function' || type === 'symbol') return false;
-  if (value === null || type !== 'object') return true;
-  try {
-    serialize(value);
-    return true;
-  } catch {
-    return false;
-  }
-}
+/** Objects looked at when renaming classes (the core's serializer keeps at most 256). */
+const MAX_WALK = 1024;
 
 /**
- * Turn anything a task threw into plain data. The worker process receives errors already rebuilt
- * by its local pool; when their class was not registered there they are plain `Error`s named
- * after the class, so the name stands in for the class name.
+ * Worker side: what a task threw, as the core's serialized data. The worker process receives
+ * errors already rebuilt by its local pool; a class not registered there came back as the
+ * built-in class its name suggests (`Error`), so the error's name (`ValidationError`) stands in
+ * for the class name, letting the caller rebuild the class it registered.
  */
-export function serializeError(thrown: unknown, depth = 0): SerializedError {
-  if (thrown === null || (typeof thrown !== 'object' && typeof thrown !== 'function')) {
-    return {
-      primitive: true,
-      value: thrown,
-      className: '',
-      name: '',
-      message: String(thrown),
-      props: {},
-    };
+export function serializeError(thrown: unknown): SerializedError {
+  const data = toData(thrown);
+  const stack: (SerializedError | undefined)[] = [data];
+  for (let walked = 0; stack.length > 0 && walked < MAX_WALK; walked++) {
+    const d = stack.pop();
+    if (!d || d.primitive || d.ref !== undefined) continue;
+    if (
+      d.className !== undefined &&
+      builtinNames.has(d.className) &&
+      typeof d.name === 'string' &&
+      d.name !== d.className &&
+      !builtinNames.has(d.name)
+    ) {
+      d.className = d.name;
+    }
+    if (d.cause) stack.push(d.cause);
+    if (d.errors) stack.push(...d.errors.slice(0, MAX_WALK));
   }
-  const error = thrown as Error & { errors?: unknown[] };
-  const name = String(error.name ?? 'Error');
-  let className = String(error.constructor?.name ?? 'Error');
-  if (builtinNames.has(className) && name !== className && !builtinNames.has(name))
-    className = name;
-  const out: SerializedError = {
-    className,
-    name,
-    message: String(error.message ?? ''),
-    stack: typeof error.stack === 'string' ? error.stack : undefined,
-    props: {},
-  };
-  for (const key of Object.keys(error)) {
-    if (skipped.has(key)) continue;
-    const value = (error as unknown as Record<string, unknown>)[key];
-    if (cloneable(value)) out.props[key] = value;
-  }
-  if (depth < 8 && 'cause' in error) {
-    out.hasCause = true;
-    out.cause = serializeError(error.cause, depth + 1);
-  }
-  if (depth < 8 && Array.isArray(error.errors)) {
-    out.errors = error.errors.map((member) => serializeError(member, depth + 1));
-  }
-  return out;
+  return data;
 }
 
-/** Rebuild an error on the caller's side as an instance of its registered or built-in class. */
+/** Caller side: rebuild the error with the core's rules (registered classes, built-ins). */
 export function deserializeError(data: SerializedError): unknown {
-  if (data.primitive) return data.value;
-  const ErrorClass = registry.get(data.className) ?? builtinErrors[data.className];
-  const error = Object.create((ErrorClass ?? builtinErrors[data.name] ?? Error).prototype) as Error;
-  define(error, 'message', data.message);
-  if (!ErrorClass || error.name !== data.name) define(error, 'name', data.name);
-  define(error, 'stack', data.stack ?? `${data.name}: ${data.message}`);
-  if (data.hasCause && data.cause) define(error, 'cause', deserializeError(data.cause));
-  if (data.errors)
-    define(
-      error,
-      'errors',
-      data.errors.map((member) => deserializeError(member)),
-    );
-  for (const key of Object.keys(data.props)) {
-    // Own data properties only: a key such as __proto__ must not reach the prototype.
-    Object.defineProperty(error, key, {
-      value: data.props[key],
-      writable: true,
-      configurable: true,
-      enumerable: true,
-    });
-  }
-  return error;
-}
-
-function define(target: object, key: string, value: unknown): void {
-  Object.defineProperty(target, key, {
-    value,
-    writable: true,
-    configurable: true,
-    enumerable: false,
-  });
+  return fromData(data);
 }

@@ -1,7 +1,12 @@
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isOffThreadError, OffThreadError, transfer } from '@offthread/core';
+import {
+  isOffThreadError,
+  OffThreadError,
+  registerError as registerCoreError,
+  transfer,
+} from '@offthread/core';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RemotePool, registerError } from '../src/index.js';
@@ -130,6 +135,18 @@ describe('RemotePool with two worker processes', () => {
     expect(error.field).toBe('email');
     expect(error.code).toBe('E_VALIDATION');
     expect(error.status).toBe(422);
+  });
+
+  it("a class registered with the core's registerError crosses with class, properties and cause", async () => {
+    class QuotaError extends Error {}
+    registerCoreError(QuotaError);
+    const error = await rejection(pool.run(5, { name: 'overQuota' }));
+    expect(error).toBeInstanceOf(QuotaError);
+    expect(error.name).toBe('QuotaError');
+    expect(error.message).toBe('over the quota of 5');
+    expect(error.limit).toBe(5);
+    expect(error.cause).toBeInstanceOf(RangeError);
+    expect((error.cause as Error).message).toBe('too many calls');
   });
 
   it('a timeout stops a running task with ERR_OFFTHREAD_TIMEOUT, and the worker goes on', async () => {

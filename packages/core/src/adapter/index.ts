@@ -5,6 +5,7 @@
  * @module
  */
 
+export { deserializeError, type SerializedError, serializeError } from './errors.js';
 export {
   CLIENT_GONE,
   type HttpErrorFields,
