@@ -88,6 +88,17 @@ describe('core snippets', () => {
   it('progress.mjs reports progress before the result', async () => {
     expect(await run('core/progress.mjs')).toBe('25%\n50%\n75%\n100%\nimported 1000\n');
   });
+  it('stream.mjs streams rows, stops the generator on break, and gets the return value', async () => {
+    // The thread's console.log reaches stdout through its own channel: order it out.
+    const lines = (await run('core/stream.mjs')).trim().split('\n');
+    expect(lines.filter((line) => line.startsWith('{'))).toEqual([
+      '{ id: 1, square: 1 }',
+      '{ id: 2, square: 4 }',
+      '{ id: 3, square: 9 }',
+    ]);
+    expect(lines.filter((line) => line === 'generator closed')).toHaveLength(2);
+    expect(lines).toContain('returned 2 rows');
+  });
   it('process.mjs: a task that aborts its child process fails alone', async () => {
     expect(await run('core/process.mjs')).toBe(
       'FIRST\nERR_OFFTHREAD_WORKER_EXIT SIGABRT\nTHIRD\nprocesses replaced: 1\n',
