@@ -1028,7 +1028,7 @@ export class Pool extends EventEmitter implements TaskPool {
   private startError(cause: unknown): OffThreadError {
     return new OffThreadError(
       OffThreadErrorCode.WORKER_INIT,
-      `Pool '${this.options.name}' could not start a worker thread: ${(cause as Error)?.message ?? cause}. Check execArgv, env, resourceLimits and NODE_OPTIONS preloads.`,
+      `Pool '${this.options.name}' could not start a ${this.options.runtime === 'process' ? 'child process' : 'worker thread'}: ${(cause as Error)?.message ?? cause}. Check execArgv, env, resourceLimits and NODE_OPTIONS preloads.`,
       { cause },
     );
   }
@@ -1143,7 +1143,8 @@ export class Pool extends EventEmitter implements TaskPool {
     });
     if (startFailed) {
       const cause =
-        thread.crashError ?? new Error(`worker thread exited with code ${exitCode} while starting`);
+        thread.crashError ??
+        new Error(`${thread.label} ${thread.describeExit(exitCode)} while starting`);
       this.onStartFailure(this.startError(cause));
     } else if (crashed && this.state !== 'destroyed') {
       this.threadsReplaced++;

@@ -246,6 +246,29 @@ describe("runtime: 'process'", () => {
     expect(pool.stats().threadsRecycled).toBeGreaterThanOrEqual(1);
   });
 
+  it('recycles a process whose heap passes maxThreadHeapMb, without failing a task', async () => {
+    const pool = processPool({ maxThreadHeapMb: 1 });
+    const recycled: { reason: string; heapUsedMb?: number }[] = [];
+    pool.on('threadRecycled', (event) => recycled.push(event));
+    const first = await pool.run(undefined, { name: 'pid' });
+    await waitFor(() => recycled.length === 1);
+    expect(recycled[0]?.reason).toBe('maxThreadHeapMb');
+    expect(recycled[0]?.heapUsedMb).toBeGreaterThan(1);
+    expect(await pool.run(undefined, { name: 'pid' })).not.toBe(first);
+  });
+
+  it('a child that cannot start (a flag node refuses) fails waiting tasks with WORKER_INIT', async () => {
+    const pool = processPool({ execArgv: ['--no-such-flag'] });
+    const failures: { error: { message: string } }[] = [];
+    pool.on('threadStartFailed', (event) => failures.push(event));
+    const error = await rejectionOf(pool.run(1, { name: 'echo' }));
+    expect(error.code).toBe(OffThreadErrorCode.WORKER_INIT);
+    expect(error.message).toMatch(
+      /could not start a child process: child process \(pid \d+\) exited with code 9 while starting/,
+    );
+    expect(failures.length).toBeGreaterThanOrEqual(1);
+  });
+
   it('transfer() copies over IPC: the caller keeps its buffer', async () => {
     const pool = processPool();
     const bytes = new Uint8Array(1024);
