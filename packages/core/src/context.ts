@@ -75,8 +75,16 @@ interface SpanContextLike {
 
 const INVALID_TRACE_ID = '00000000000000000000000000000000';
 const INVALID_SPAN_ID = '0000000000000000';
-const TRACE_ID = /^[0-9a-f]{32}$/;
-const SPAN_ID = /^[0-9a-f]{16}$/;
+
+/** Lowercase hex of exactly `length` characters (a loop: a regular expression costs ~5x more). */
+function isHex(value: string, length: number): boolean {
+  if (value.length !== length) return false;
+  for (let i = 0; i < length; i++) {
+    const c = value.charCodeAt(i);
+    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
+  }
+  return true;
+}
 
 /** Is this a span context worth propagating (what the API's isSpanContextValid checks)? */
 export function isValidSpanContext(value: unknown): value is SpanContextLike {
@@ -86,10 +94,13 @@ export function isValidSpanContext(value: unknown): value is SpanContextLike {
     typeof sc.spanId === 'string' &&
     sc.traceId !== INVALID_TRACE_ID &&
     sc.spanId !== INVALID_SPAN_ID &&
-    TRACE_ID.test(sc.traceId) &&
-    SPAN_ID.test(sc.spanId)
+    isHex(sc.traceId, 32) &&
+    isHex(sc.spanId, 16)
   );
 }
+
+/** The API's context key for baggage (`createContextKey` is `Symbol.for`). */
+const kOtelBaggage = Symbol.for('OpenTelemetry Baggage Key');
 
 const headerSetter = {
   set(carrier: Record<string, string>, key: string, value: string) {
@@ -125,6 +136,8 @@ function captureSlow(
 }
 
 let warnedTrace = false;
+/** The last span context found valid (see captureTrace). */
+let lastValid: unknown;
 
 /** The active span's context, only when a context manager is registered and the span is valid. */
 function captureTrace(api: OtelGlobal): ContextCarrier | undefined {
@@ -135,13 +148,25 @@ function captureTrace(api: OtelGlobal): ContextCarrier | undefined {
     const span = active?.getValue(kOtelSpan) as { spanContext?: () => unknown } | undefined;
     if (typeof span?.spanContext !== 'function') return undefined;
     const sc = span.spanContext();
-    if (!isValidSpanContext(sc)) return undefined;
+    // Many tasks of one request share its span context: it is checked once.
+    if (sc !== lastValid) {
+      if (!isValidSpanContext(sc)) return undefined;
+      lastValid = sc;
+    }
+    const { traceId, spanId, traceFlags } = sc as SpanContextLike;
+    // Only tracestate and baggage need the propagator: the span context itself crosses anyway.
+    const more =
+      api.propagation !== undefined &&
+      ((sc as { traceState?: unknown }).traceState !== undefined ||
+        active.getValue(kOtelBaggage) !== undefined);
     return [
       undefined,
-      sc.traceId,
-      sc.spanId,
-      typeof sc.traceFlags === 'number' ? sc.traceFlags : 0,
-      api.propagation === undefined ? undefined : injectedHeaders(api.propagation, active),
+      traceId,
+      spanId,
+      typeof traceFlags === 'number' ? traceFlags : 0,
+      more
+        ? injectedHeaders(api.propagation as NonNullable<OtelGlobal['propagation']>, active)
+        : undefined,
     ];
   } catch (error) {
     // Tracing must never fail a task: a broken propagator or context manager is reported once.
@@ -184,18 +209,39 @@ function captureValues(
   carry: CarryOptions,
   carrier: ContextCarrier | undefined,
 ): ContextCarrier | undefined {
-  for (const key in carry) {
-    const store = (carry[key] as AsyncLocalStorage<unknown>).getStore();
+  const { keys, storages } = carried.get(carry) ?? entriesOf(carry);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string;
+    const store = (storages[i] as AsyncLocalStorage<unknown>).getStore();
     if (store === undefined) continue;
-    carrier ??= [undefined, undefined, undefined, undefined, undefined];
     const type = typeof store;
     // Strings, numbers and booleans are copied as they are; anything else is checked now.
-    carrier.push(
-      key,
-      type === 'string' || type === 'number' || type === 'boolean' ? store : copy(key, store),
-    );
+    const value =
+      type === 'string' || type === 'number' || type === 'boolean' ? store : copy(key, store);
+    if (carrier === undefined)
+      carrier = [undefined, undefined, undefined, undefined, undefined, key, value];
+    else carrier.push(key, value);
   }
   return carrier;
+}
+
+/**
+ * The keys and storages of each validated `carry` object, as arrays: walking a null-prototype
+ * object key by key on every task costs several times more.
+ */
+const carried = new WeakMap<
+  CarryOptions,
+  { keys: string[]; storages: AsyncLocalStorage<unknown>[] }
+>();
+
+function entriesOf(carry: CarryOptions): {
+  keys: string[];
+  storages: AsyncLocalStorage<unknown>[];
+} {
+  const keys = Object.keys(carry);
+  const entries = { keys, storages: keys.map((key) => carry[key] as AsyncLocalStorage<unknown>) };
+  carried.set(carry, entries);
+  return entries;
 }
 
 function copy(key: string, store: unknown): unknown {
