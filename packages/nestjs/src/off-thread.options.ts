@@ -301,6 +301,12 @@ export function resolveModuleOptions(
       );
     }
   }
+  // The adapters' duration rule for the pool's timeouts too (core takes 0 for them): 0 would make
+  // every call fail at once, taskTimeout with ERR_OFFTHREAD_TIMEOUT and queueTimeout (which also
+  // becomes the default requestQueueTimeout) with ERR_OFFTHREAD_QUEUE_TIMEOUT, each a 503. Say so
+  // at start-up, as @OffThread({ timeout: 0 }) does.
+  checkDurationOption(o.taskTimeout, 'options.taskTimeout');
+  checkDurationOption(o.queueTimeout, 'options.queueTimeout');
   const pool: Record<string, unknown> = { ...o };
   for (const key of moduleOnlyKeys) delete pool[key];
   let existingPool: TaskPool | undefined;

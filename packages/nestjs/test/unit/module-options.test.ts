@@ -38,6 +38,21 @@ describe('OffThreadModule options', () => {
     expect(() => OffThreadModule.forRoot({ shutdownTimeout: 0 })).not.toThrow();
   });
 
+  it('taskTimeout and queueTimeout of 0, which would fail every call, are refused as @OffThread({ timeout: 0 }) is', () => {
+    expect(() => OffThreadModule.forRoot({ taskTimeout: 0 })).toThrow(
+      /options\.taskTimeout must be > 0 ms, got 0\. Use Infinity for no limit/,
+    );
+    expect(() => OffThreadModule.forRoot({ queueTimeout: 0 })).toThrow(
+      /options\.queueTimeout must be > 0 ms, got 0\. Use Infinity for no limit/,
+    );
+    expect(() =>
+      OffThreadModule.forRoot({
+        taskTimeout: Number.POSITIVE_INFINITY,
+        queueTimeout: Number.POSITIVE_INFINITY,
+      }),
+    ).not.toThrow();
+  });
+
   it('a misspelt module option names the option meant, not the pool options', () => {
     expect(() => OffThreadModule.forRoot({ workerModul: class {} } as never)).toThrow(
       /options\.workerModul is not an option of OffThreadModule: did you mean options\.workerModule\?/,
