@@ -143,6 +143,20 @@ const headerGetter = {
 let warnedTrace = false;
 
 /**
+ * The context made for the last task that came with a span context and no headers: the tasks of
+ * one request (a burst under one span) reuse it instead of building the same context again.
+ */
+let last:
+  | {
+      base: OtelContext;
+      traceId: unknown;
+      spanId: unknown;
+      traceFlags: unknown;
+      context: OtelContext;
+    }
+  | undefined;
+
+/**
  * The caller's context as seen in this thread: what this thread's propagator extracts from the
  * caller's headers (baggage, tracestate), with the caller's span as the active span. The span
  * is set from the span context itself when no propagator (or a different one) is registered
@@ -158,6 +172,16 @@ function traceContext(
     const spanId = carrier[Slot.SpanId] as string;
     const traceFlags = carrier[Slot.TraceFlags] as number;
     const flat = carrier[Slot.Headers] as string[] | undefined;
+    if (
+      flat === undefined &&
+      last !== undefined &&
+      last.base === base &&
+      last.traceId === traceId &&
+      last.spanId === spanId &&
+      last.traceFlags === traceFlags
+    ) {
+      return last.context;
+    }
     let context = base;
     if (flat !== undefined && api.propagation !== undefined) {
       const headers: Record<string, string> = Object.create(null);
@@ -173,6 +197,7 @@ function traceContext(
     ) {
       context = context.setValue(kOtelSpan, new RemoteSpan(traceId, spanId, traceFlags));
     }
+    if (flat === undefined) last = { base, traceId, spanId, traceFlags, context };
     return context;
   } catch (error) {
     // Tracing must never fail a task: run it without the caller's context, say so once.
