@@ -2,6 +2,7 @@
 // the caller's side, `currentTask().carried` and `restoreCarry()` in the thread
 // (test/fixtures/carry.mjs).
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { transfer } from '@offthread/core';
 import { restoreCarry } from '@offthread/core/worker';
 import { describe, expect, it } from 'vitest';
 import { RunFlag } from '../src/protocol.js';
@@ -106,6 +107,16 @@ describe('carry: AsyncLocalStorage values set around run() are visible in the ta
       for await (const value of pool.stream(3, { name: 'streamed' })) values.push(value);
     });
     expect(values).toEqual(['req-s:0', 'req-s:1', 'req-s:2']);
+  });
+
+  it('a transferred argument still moves (the values travel beside it)', async () => {
+    const pool = carryPool();
+    const buffer = new ArrayBuffer(1024);
+    const seen = await requestId.run('req-t', () =>
+      pool.run(transfer(buffer), { name: 'bufferSeen' }),
+    );
+    expect(seen).toEqual({ bytes: 1024, store: 'req-t' });
+    expect(buffer.byteLength).toBe(0);
   });
 
   it('pool.broadcast() carries them to every thread', async () => {
