@@ -137,9 +137,16 @@ describe("runtime: 'process'", () => {
     const pid = await pool.run(undefined, { name: 'pid' });
     const log = logFile();
     const controller = new AbortController();
-    const running = pool.run(log, { name: 'waitForAbort', signal: controller.signal });
-    // Wait until the task runs (its process is the only one).
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    let started!: () => void;
+    const running = pool.run(log, {
+      name: 'waitForAbort',
+      signal: controller.signal,
+      onProgress: () => started(),
+    });
+    // Wait until the task runs in the child (it reports progress first).
+    await new Promise<void>((resolve) => {
+      started = resolve;
+    });
     controller.abort(new Error('user left'));
     const error = await rejectionOf(running);
     expect(error.code).toBe(OffThreadErrorCode.ABORTED);
