@@ -49,10 +49,12 @@ function start(init: ProcessInit): void {
   };
   process.on('message', (message) => port1.postMessage(message));
   port1.on('message', forward);
-  // Tell the pool what brought the process down, as a thread's 'error' event would.
-  process.on('uncaughtExceptionMonitor', (error) =>
-    forward([ProcessOp.Crash, serializeError(error)]),
-  );
+  // Tell the pool what brings the process down, as a thread's 'error' event would; an error
+  // that the task code's own 'uncaughtException' listener handles does not end the process.
+  process.on('uncaughtExceptionMonitor', (error) => {
+    if (process.listenerCount('uncaughtException') === 0)
+      forward([ProcessOp.Crash, serializeError(error)]);
+  });
   // The pool's process ended or let go of us: nobody is left to take results.
   process.on('disconnect', () => process.exit(0));
   watchParent();

@@ -157,9 +157,11 @@ export class ProcessThread {
         settle();
       });
       child.on('error', (error) => {
-        this.crashError ??= error;
-        // It never started (e.g. spawn failed): there will be no 'exit'.
+        // Only a failed spawn says why the child ended; other errors here are about sending or
+        // signalling a child that is already going, and its exit tells the story.
         if (child.pid === undefined && code === undefined) {
+          // It never started: there will be no 'exit'.
+          this.crashError ??= error;
           this.dead = true;
           code = 1;
           disconnected = true;
