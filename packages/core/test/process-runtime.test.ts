@@ -1,9 +1,10 @@
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { OffThreadErrorCode, Pool, registerError, transfer } from '@offthread/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ValidationError } from './fixtures/errors.mjs';
@@ -201,6 +202,15 @@ describe("runtime: 'process'", () => {
     host.kill('SIGKILL');
     // 'disconnect' cannot reach a busy child; its watchdog thread sees the parent change.
     await waitFor(() => !alive(child), 15_000);
+  });
+
+  it('the CommonJS build starts its children too', async () => {
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [fileURLToPath(fixture('process-cjs.cjs'))],
+      { timeout: 30_000 },
+    );
+    expect(stdout).toBe('true\n');
   });
 
   it('runs a TypeScript task file', async () => {
