@@ -2,7 +2,13 @@ import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Transferable } from 'node:worker_threads';
-import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  type BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import { OffThreadError, Pool, type TaskPool } from '@offthread/core';
 import { describeValue } from '@offthread/core/adapter';
 import { isOffThreadWorker } from '@offthread/core/worker';
@@ -33,7 +39,9 @@ export const workerEntryFile = join(__dirname, 'worker-entry.js');
  * inject the pool with `@InjectPool()`.
  */
 @Injectable()
-export class OffThreadHost implements OffThreadRuntime, OnApplicationShutdown {
+export class OffThreadHost
+  implements OffThreadRuntime, BeforeApplicationShutdown, OnApplicationShutdown
+{
   /** Null inside a pool thread: a worker context must not start threads of its own. */
   readonly pool: TaskPool | null;
   /** Classes checked at start-up, with where the worker finds them. */
@@ -344,11 +352,40 @@ export class OffThreadHost implements OffThreadRuntime, OnApplicationShutdown {
     if (this.ownsPool) await this.pool?.destroy();
   }
 
+  /** When shutdown began (ms since epoch), and the timer that ends the calls' grace period. */
+  private shutdownStarted: number | undefined;
+  private shutdownTimer: ReturnType<typeof setTimeout> | undefined;
+
+  /**
+   * Nest closes the HTTP server between this hook and onApplicationShutdown, and that close waits
+   * for every request in flight: a request whose call never settles (no timeout) would hold the
+   * process forever, whatever shutdownTimeout says. So the grace period starts here: calls keep
+   * running and new ones are taken, and after shutdownTimeout ms the pool rejects what is left
+   * (ERR_OFFTHREAD_POOL_CLOSED, a 503), which lets those requests answer and the server close.
+   */
+  beforeApplicationShutdown(): void {
+    this.shutdownStarted ??= Date.now();
+    const { shutdownTimeout } = this.options;
+    if (!this.ownsPool || !this.pool || this.shutdownTimer || shutdownTimeout === Infinity) return;
+    const pool = this.pool;
+    this.shutdownTimer = setTimeout(() => {
+      pool.close({ timeout: 0 }).catch(() => {});
+    }, shutdownTimeout);
+    // Never the reason the process stays up.
+    this.shutdownTimer.unref?.();
+  }
+
   async onApplicationShutdown(): Promise<void> {
     if (sharedState().runtime === this) sharedState().runtime = undefined;
     this.pool?.off('threadStart', this.warmUp);
-    // Runs after the HTTP server stopped taking requests: calls in flight finish, then threads stop.
-    if (this.ownsPool) await this.pool?.close({ timeout: this.options.shutdownTimeout });
+    if (this.shutdownTimer) clearTimeout(this.shutdownTimer);
+    if (!this.ownsPool) return;
+    // Runs after the HTTP server stopped taking requests: what is still running gets the rest of
+    // the grace period that began in beforeApplicationShutdown, then threads stop.
+    const { shutdownTimeout } = this.options;
+    const spent = this.shutdownStarted === undefined ? 0 : Date.now() - this.shutdownStarted;
+    const timeout = shutdownTimeout === Infinity ? Infinity : Math.max(0, shutdownTimeout - spent);
+    await this.pool?.close({ timeout });
   }
 }
 

@@ -67,8 +67,10 @@ export interface OffThreadModuleOptions extends PoolOptions {
    */
   preflight?: boolean;
   /**
-   * On application shutdown, how long (ms) running and queued calls may take to finish
-   * before they are rejected with ERR_OFFTHREAD_POOL_CLOSED. Defaults to 10 000.
+   * From the start of application shutdown (`beforeApplicationShutdown`), how long (ms) running
+   * and queued calls, those of requests in flight included, may take to finish before they are
+   * rejected with ERR_OFFTHREAD_POOL_CLOSED (503 over HTTP). `Infinity` waits for them however
+   * long they take. Defaults to 10 000.
    */
   shutdownTimeout?: number;
   /**

@@ -34,6 +34,23 @@ describe('application shutdown', () => {
     expect(await call).toMatchObject({ code: 'ERR_OFFTHREAD_POOL_CLOSED' });
   });
 
+  it('a request whose call never settles cannot hold shutdown: after shutdownTimeout it answers 503 and the app closes', async () => {
+    // Nest waits for requests in flight before onApplicationShutdown; the grace period must
+    // start before that wait, or a call without a timeout keeps the process up forever.
+    const { app, url } = await startApp({ maxThreads: 1, shutdownTimeout: 300 });
+    const inFlight = get(`${url}/never`, { timeoutMs: 60_000 });
+    await waitFor(async () => (await get(`${url}/stats`)).body.running === 1, 'the call to run');
+    let closed = false;
+    const closing = stopApp(app).then(() => {
+      closed = true;
+    });
+    const reply = await inFlight;
+    expect(reply.status).toBe(503);
+    expect(reply.body.code).toBe('ERR_OFFTHREAD_POOL_CLOSED');
+    await waitFor(() => closed, 'app.close() to resolve', 20_000);
+    await closing;
+  });
+
   it('closes the worker-side Nest context, so its onModuleDestroy hooks run in the thread', async () => {
     const { mkdtempSync, readFileSync, existsSync } = await import('node:fs');
     const { join } = await import('node:path');
