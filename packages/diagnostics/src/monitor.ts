@@ -1,11 +1,11 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { EventEmitter } from 'node:events';
 import {
-  createHistogram,
   type EventLoopUtilization,
+  type IntervalHistogram,
+  monitorEventLoopDelay,
   PerformanceObserver,
   performance,
-  type RecordableHistogram,
 } from 'node:perf_hooks';
 import { DiagnosticsError, DiagnosticsErrorCode } from './errors.js';
 import { type MergedProfile, ProfileMerger } from './flame.js';
@@ -57,6 +57,10 @@ export interface Monitor extends EventEmitter<MonitorEvents> {
 }
 
 const NS = 1e6;
+/** How long the heartbeat stays on after the last block (and the 'after-block' profiler). */
+const WATCH_HOLD_MS = 60_000;
+/** Period of the cheap block check while no block has been seen for a while, ms. */
+const CHECK_EVERY_MS = 250;
 
 function uvCounters(): LoopCounters | null {
   const info = (performance.nodeTiming as { uvMetricsInfo?: LoopCounters }).uvMetricsInfo;
@@ -64,17 +68,23 @@ function uvCounters(): LoopCounters | null {
   return { loopCount: info.loopCount, events: info.events, eventsWaiting: info.eventsWaiting };
 }
 
-function delayStats(h: RecordableHistogram): DelayStats {
-  if (h.count === 0) return { min: 0, mean: 0, p50: 0, p90: 0, p99: 0, max: 0, count: 0 };
-  // Values are lateness in ns, offset by 1 ns because histograms only take values >= 1.
-  const ms = (ns: number) => round(Math.max(0, (ns - 1) / NS));
+/**
+ * Lateness percentiles from a native event-loop delay histogram, whose values are the time
+ * between two of its timer ticks (ns): lateness is that minus the resolution.
+ */
+function delayStats(h: IntervalHistogram, resolutionMs: number, maxLate = 0): DelayStats {
+  if (h.count === 0) {
+    const max = round(maxLate);
+    return { min: 0, mean: 0, p50: 0, p90: 0, p99: 0, max, count: 0 };
+  }
+  const ms = (ns: number) => round(Math.max(0, ns / NS - resolutionMs));
   return {
     min: ms(h.min),
     mean: ms(h.mean),
     p50: ms(h.percentile(50)),
     p90: ms(h.percentile(90)),
     p99: ms(h.percentile(99)),
-    max: ms(h.max),
+    max: Math.max(ms(h.max), round(maxLate)),
     count: h.count,
   };
 }
@@ -85,13 +95,32 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
   private active = false;
   private startedAt = 0;
   /**
-   * Delay histograms fed by the heartbeat. Not monitorEventLoopDelay(): resetting it per
-   * interval also drops the tick in flight, so a block that ends just before a sample vanished
-   * from every interval.
+   * Node's native event-loop delay histograms: a libuv timer records each tick in C++, so the
+   * delay percentiles cost no JavaScript and no wake-up of their own. All four are enabled in
+   * one synchronous step, so their timers share due times and fire in the same loop turn.
+   * `eld` is reset per sample interval (a reset drops the tick in flight, so the interval's max
+   * is raised to any block seen in it); `total` is never reset (histograms cannot be merged).
    */
-  private eld: RecordableHistogram = createHistogram();
-  /** A second native histogram that is never reset: ELD histograms cannot be merged. */
-  private total: RecordableHistogram = createHistogram();
+  private eld: IntervalHistogram | null = null;
+  private total: IntervalHistogram | null = null;
+  /**
+   * Two more, reset in turn by the block check: a reset drops the tick in flight, which the
+   * other one still records, so a block shows in at least one of them.
+   */
+  private blk: [IntervalHistogram, IntervalHistogram] | null = null;
+  /** Largest tick of each `blk` histogram already accounted for (ns). */
+  private blkSeen: [number, number] = [0, 0];
+  private blkNext: 0 | 1 = 0;
+  private blkCount = 0;
+  private checkTimer: NodeJS.Timeout | null = null;
+  private lastCheck = 0;
+  private checkCpu: NodeJS.CpuUsage | null = null;
+  /** Whether the heartbeat (precise block timing, for profiler and routes) is running. */
+  private watching = false;
+  /** Resolution of the native histograms, ms (whole ms, at most blockThreshold/2). */
+  private resolution = 20;
+  /** Largest lateness of a block in the current interval, ms (see `eld`). */
+  private intervalMaxLate = 0;
   private eluStart: EventLoopUtilization | null = null;
   private eluLast: EventLoopUtilization | null = null;
   private cpuStart: NodeJS.CpuUsage | null = null;
@@ -112,8 +141,6 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
   private tracker: ThreadpoolTracker | null = null;
   private poolWatcher: PoolWatcher | null = null;
   private profiler: RollingProfiler | null = null;
-  /** Sum of all heartbeat lateness, ms: lets the canary tell a busy loop from a busy pool. */
-  private lateTotal = 0;
   private lastBlockAt = 0;
   private beatCpu: NodeJS.CpuUsage | null = null;
   /** Recent HTTP request starts (performance.now() ms), newest last, to name a block's route. */
@@ -141,6 +168,18 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
       1,
       Math.min(this.options.delayResolution, this.options.blockThreshold / 2),
     );
+    this.resolution = Math.max(1, Math.floor(this.beatEvery));
+  }
+
+  /**
+   * Sum of all event-loop lateness since start, ms, from the never-reset native histogram (sum
+   * of ticks minus their nominal period): lets the canary tell a busy loop from a busy pool.
+   * Reads the histogram's mean (a walk over its buckets, tens of µs): once per canary.
+   */
+  private lateTotal(): number {
+    const h = this.total;
+    if (!h || h.count === 0) return 0;
+    return (h.count * (h.mean - this.resolution * NS)) / NS;
   }
 
   get running(): boolean {
@@ -155,16 +194,14 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
     this.frozen = null;
     this.startedAt = Date.now();
     this.intervalStart = this.startedAt;
-    this.eld = createHistogram();
-    this.total = createHistogram();
+    this.startHistograms();
+    this.intervalMaxLate = 0;
     this.eluStart = this.eluLast = performance.eventLoopUtilization();
     this.cpuStart = this.cpuLast = process.cpuUsage();
     this.uvStart = this.uvLast = uvCounters();
     if (o.threadpool) {
-      this.tracker = new ThreadpoolTracker(
-        o.probeInterval,
-        o.threadpoolCounting,
-        () => this.lateTotal,
+      this.tracker = new ThreadpoolTracker(o.probeInterval, o.threadpoolCounting, () =>
+        this.lateTotal(),
       );
       this.tracker.start();
     }
@@ -189,11 +226,130 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
       this.poolWatcher = new PoolWatcher(o.profilePools, 10_000);
       this.poolWatcher.start();
     }
-    this.lastBeat = this.lastRoll = performance.now();
-    this.scheduleBeat();
-    this.sampleTimer = setInterval(() => this.takeSample(), o.sampleInterval);
+    this.lastBeat = this.lastRoll = this.lastCheck = performance.now();
+    this.checkCpu = process.cpuUsage();
+    this.lastBlockAt = -Infinity;
+    // Timers of equal period started in one synchronous step share their wake-ups.
+    this.checkTimer = setInterval(() => this.check(), CHECK_EVERY_MS);
+    this.checkTimer.unref();
+    this.updateWatching();
+    // The sample runs after this loop turn's timers, so a native histogram whose tick is due in
+    // the same turn (the first one after a block) has recorded it by then.
+    this.sampleTimer = setInterval(
+      () => setImmediate(() => this.active && this.takeSample()),
+      o.sampleInterval,
+    );
     this.sampleTimer.unref();
     return this;
+  }
+
+  private startHistograms(): void {
+    const make = () => {
+      const h = monitorEventLoopDelay({ resolution: this.resolution });
+      h.enable();
+      return h;
+    };
+    this.eld = make();
+    this.total = make();
+    this.blk = [make(), make()];
+    this.blkSeen = [0, 0];
+    this.blkCount = 0;
+  }
+
+  private stopHistograms(): void {
+    this.eld?.disable();
+    this.total?.disable();
+    for (const h of this.blk ?? []) h.disable();
+    this.blk = null;
+  }
+
+  /**
+   * The heartbeat (a JS timer every `beatEvery` ms whose lateness times each block precisely,
+   * with the window the profiler and the route list need) runs only while something uses that
+   * precision: the profiler, route tracking, or a block in the last minute (and the first
+   * moments after start). Otherwise the cheap
+   * check finds blocks in the native histograms four times a second.
+   */
+  private updateWatching(): void {
+    const want =
+      // A native histogram records nothing for its first tick (it has no tick before it to
+      // measure from), so the heartbeat covers the start until one has been recorded.
+      (this.total?.count ?? 0) === 0 ||
+      this.profiler !== null ||
+      this.onRequest !== null ||
+      performance.now() - this.lastBlockAt < WATCH_HOLD_MS;
+    if (want === this.watching) return;
+    this.watching = want;
+    if (want) {
+      this.lastBeat = performance.now();
+      this.beatCpu = process.cpuUsage();
+      this.scheduleBeat();
+    } else {
+      if (this.beatTimer) clearTimeout(this.beatTimer);
+      this.beatTimer = null;
+      // Blocks so far were the heartbeat's to report.
+      this.markBlkSeen();
+    }
+  }
+
+  private markBlkSeen(): void {
+    if (!this.blk) return;
+    this.blkSeen = [this.blk[0].max, this.blk[1].max];
+  }
+
+  /**
+   * The cheap block check: the largest tick the native histograms recorded since the last
+   * check. Without the heartbeat this is how blocks are found; a block's duration is known to
+   * within the resolution (as with the heartbeat), its end only to within this check's period.
+   */
+  private check(): void {
+    const blk = this.blk;
+    if (!blk) return;
+    const now = performance.now();
+    const cpu = process.cpuUsage();
+    if (!this.watching) {
+      let ns = 0;
+      for (const i of [0, 1] as const) {
+        const max = blk[i].max;
+        if (max > this.blkSeen[i] && max > ns) ns = max;
+      }
+      const late = ns / NS - this.resolution;
+      if (late >= this.options.blockThreshold) {
+        // The block ended after the last check; when it also delayed this check, just now.
+        const checkLate = now - this.lastCheck - CHECK_EVERY_MS;
+        const end =
+          checkLate >= late - 2 * this.resolution ? now : (this.lastCheck + late + now) / 2;
+        const ranMs = this.checkCpu
+          ? (cpu.user - this.checkCpu.user + cpu.system - this.checkCpu.system) / 1000
+          : late;
+        this.markBlkSeen();
+        this.foundBlock(Math.max(this.lastCheck, end - late - this.resolution), end, late, ranMs);
+      }
+    } else if (this.profiler && now - this.lastRoll > 10_000) {
+      if (this.options.profileBlocks === 'after-block' && now - this.lastBlockAt > WATCH_HOLD_MS) {
+        this.stopProfiler();
+      } else this.roll();
+    }
+    if (this.onRequest && this.options.routes === 'after-block' && !this.recentBlock(now)) {
+      this.unwatchRoutes();
+    }
+    // Rotate: reset one of the two, unless no tick at all was recorded since the last check
+    // (then both still hold the same tick in flight, and resetting would lose it).
+    const count = this.total?.count ?? 0;
+    if (count !== this.blkCount) {
+      const i = this.blkNext;
+      blk[i].reset();
+      this.blkSeen[i] = 0;
+      this.blkNext = i === 0 ? 1 : 0;
+      this.blkCount = count;
+    }
+    this.lastCheck = now;
+    this.checkCpu = cpu;
+    this.updateWatching();
+  }
+
+  private recentBlock(now: number): boolean {
+    return now - this.lastBlockAt < WATCH_HOLD_MS;
   }
 
   /** Remember recent HTTP request starts, to name the route a block happened in. */
@@ -214,6 +370,12 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
       if (this.requests.length > 64) this.requests.splice(0, 32);
     };
     diagnosticsChannel.subscribe('http.server.request.start', this.onRequest);
+  }
+
+  private unwatchRoutes(): void {
+    if (this.onRequest) diagnosticsChannel.unsubscribe('http.server.request.start', this.onRequest);
+    this.onRequest = null;
+    this.requests = [];
   }
 
   private startProfiler(): void {
@@ -239,18 +401,18 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
   }
 
   private scheduleBeat(): void {
-    this.beatTimer = setTimeout(() => this.beat(), this.beatEvery);
-    this.beatTimer.unref();
+    if (this.beatTimer) this.beatTimer.refresh();
+    else {
+      this.beatTimer = setTimeout(() => this.beat(), this.beatEvery);
+      this.beatTimer.unref();
+    }
   }
 
   /** A heartbeat timer: when it fires late by more than blockThreshold, the loop was blocked. */
   private beat(): void {
+    if (!this.watching) return;
     const now = performance.now();
     const late = now - this.lastBeat - this.beatEvery;
-    const ns = Math.max(0, Math.round(late * NS)) + 1;
-    this.eld.record(ns);
-    this.total.record(ns);
-    if (late > 0) this.lateTotal += late;
     // CPU time since the last beat tells a block (the process ran) from a process that a busy
     // machine did not schedule: the latter is no block of the app's, and must not switch the
     // 'after-block' profiler on. (The profiler's sample count cannot tell: on a loaded machine
@@ -260,21 +422,22 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
       const ranMs = this.beatCpu
         ? (cpu.user - this.beatCpu.user + cpu.system - this.beatCpu.system) / 1000
         : late;
-      this.onBlock(this.lastBeat, now, late, ranMs);
-      this.lastBlockAt = now;
-      // The first block goes without a stack (and route); the ones that recur get theirs.
-      if (ranMs >= late / 4) {
-        if (!this.profiler && this.options.profileBlocks === 'after-block') this.startProfiler();
-        if (this.options.routes === 'after-block') this.watchRoutes();
-      }
-    } else if (this.profiler && now - this.lastRoll > 10_000) {
-      if (this.options.profileBlocks === 'after-block' && now - this.lastBlockAt > 60_000) {
-        this.stopProfiler();
-      } else this.roll();
+      this.foundBlock(this.lastBeat, now, late, ranMs);
     }
     this.beatCpu = cpu;
     this.lastBeat = performance.now();
-    this.scheduleBeat();
+    if (this.watching) this.scheduleBeat();
+  }
+
+  private foundBlock(fromMs: number, toMs: number, late: number, ranMs: number): void {
+    this.onBlock(fromMs, toMs, late, ranMs);
+    this.lastBlockAt = toMs;
+    // The first block goes without a stack (and route); the ones that recur get theirs.
+    if (ranMs >= late / 4) {
+      if (!this.profiler && this.options.profileBlocks === 'after-block') this.startProfiler();
+      if (this.options.routes === 'after-block') this.watchRoutes();
+    }
+    this.updateWatching();
   }
 
   private roll(): CpuProfile | null {
@@ -347,6 +510,7 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
       busyShare,
     };
     this.blockCount++;
+    if (late > this.intervalMaxLate) this.intervalMaxLate = late;
     this.blockedTime += block.duration;
     this.intervalBlockedTime += block.duration;
     this.blocksInterval.push(block);
@@ -397,9 +561,12 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
   }
 
   private takeSample(): Sample {
+    // Blocks that ended before this sample belong to it.
+    if (!this.watching) this.check();
     const end = Date.now();
-    const delay = delayStats(this.eld);
-    this.eld.reset();
+    const delay = delayStats(this.eld!, this.resolution, this.intervalMaxLate);
+    this.eld!.reset();
+    this.intervalMaxLate = 0;
     const elu = performance.eventLoopUtilization();
     let utilization = performance.eventLoopUtilization(elu, this.eluLast!).utilization;
     this.eluLast = elu;
@@ -463,7 +630,7 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
       end,
       duration: end - this.startedAt,
       eventLoop: {
-        delay: delayStats(this.total),
+        delay: delayStats(this.total!, this.resolution),
         utilization: round(utilization),
         blockCount: this.blockCount,
         blockedTime: round(this.blockedTime),
@@ -520,16 +687,18 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
     this.stopProfiler();
     const snap = this.snapshot();
     if (this.sampleTimer) clearInterval(this.sampleTimer);
+    if (this.checkTimer) clearInterval(this.checkTimer);
     if (this.beatTimer) clearTimeout(this.beatTimer);
-    this.sampleTimer = this.beatTimer = null;
+    this.sampleTimer = this.checkTimer = this.beatTimer = null;
+    this.watching = false;
+    this.stopHistograms();
     this.tracker?.stop();
     this.tracker = null;
     this.poolWatcher?.stop();
     this.poolWatcher = null;
     this.gcObserver?.disconnect();
     this.gcObserver = null;
-    if (this.onRequest) diagnosticsChannel.unsubscribe('http.server.request.start', this.onRequest);
-    this.onRequest = null;
+    this.unwatchRoutes();
     this.active = false;
     this.frozen = snap;
     return this;

@@ -112,6 +112,8 @@ export class ThreadpoolTracker {
   private hook: ReturnType<typeof createHook> | null = null;
   private counting = false;
   private canaryWaits = 0;
+  /** The last canary waited at least CANARY_QUEUE_MS, so the next one measures loop lateness. */
+  private canaryHint = false;
   private lastCanaryDone = 0;
   private countingUntil = 0;
   private sampledPeakInterval = 0;
@@ -316,7 +318,9 @@ export class ThreadpoolTracker {
     if (this.probeInFlight) return;
     this.probeInFlight = true;
     const t0 = performance.now();
-    const late0 = this.loopLateness();
+    // The caller's lateness sum costs tens of µs (a walk over a native histogram): read it only
+    // while canaries wait. A canary that waited without it counts as a hint, not as a wait.
+    const late0 = this.canaryHint ? this.loopLateness() : Number.NaN;
     this.probing = true;
     try {
       randomFill(this.probeBuf, () => {
@@ -324,8 +328,16 @@ export class ThreadpoolTracker {
         this.probeInFlight = false;
         this.interval.probe.add(ms);
         this.total.probe.add(ms);
-        const poolWait = ms - (this.loopLateness() - late0);
-        this.canaryWaits = poolWait >= CANARY_QUEUE_MS ? this.canaryWaits + 1 : 0;
+        let poolWait = 0;
+        if (ms < CANARY_QUEUE_MS) {
+          this.canaryWaits = 0;
+          this.canaryHint = false;
+        } else if (Number.isNaN(late0)) {
+          this.canaryHint = true;
+        } else {
+          poolWait = ms - (this.loopLateness() - late0);
+          this.canaryWaits = poolWait >= CANARY_QUEUE_MS ? this.canaryWaits + 1 : 0;
+        }
         // Three waiting canaries in a row: one or two alone are often just a pool thread
         // descheduled on a busy machine; a saturated pool makes every canary wait.
         if (this.countingMode !== 'always' && this.canaryWaits >= CANARY_WAITS) {
