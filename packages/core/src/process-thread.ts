@@ -103,7 +103,7 @@ export class ProcessThread {
   /** The child is gone (or going): nothing more is written. */
   private dead = false;
   /** Messages and tasks not written yet, in the order the pool sent them. */
-  private outbox: (unknown[] | Task)[] = [];
+  private outbox: (unknown[] | Task | undefined)[] = [];
   private outboxHead = 0;
   /** Ids of tasks written to the child and not answered: the child may be running them. */
   private readonly written = new Set<number>();
@@ -289,13 +289,14 @@ export class ProcessThread {
     if (!this.initialized || this.dead) return;
     while (this.outboxHead < this.outbox.length) {
       const entry = this.outbox[this.outboxHead] as unknown[] | Task;
-      if (Array.isArray(entry)) {
-        this.outboxHead++;
+      const isTask = !Array.isArray(entry);
+      if (isTask && this.written.size >= this.concurrency) break;
+      // Taken entries are cleared so a long-busy process does not keep settled tasks alive.
+      this.outbox[this.outboxHead++] = undefined;
+      if (!isTask) {
         this.write(entry);
         continue;
       }
-      if (this.written.size >= this.concurrency) break;
-      this.outboxHead++;
       this.taken = (this.taken + 1) | 0;
       const task = entry;
       // Aborted or timed out while it waited here: it never runs.
@@ -321,6 +322,10 @@ export class ProcessThread {
     }
     if (this.outboxHead === this.outbox.length) {
       this.outbox = [];
+      this.outboxHead = 0;
+    } else if (this.outboxHead >= 1024) {
+      // Never empty under steady load: drop the taken part now and then.
+      this.outbox = this.outbox.slice(this.outboxHead);
       this.outboxHead = 0;
     }
   }

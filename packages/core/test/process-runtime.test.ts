@@ -54,6 +54,15 @@ describe("runtime: 'process'", () => {
     expect(await pool.run(value, { name: 'echo' })).toEqual(value);
   });
 
+  it('thousands of tiny tasks sent ahead to one busy process all come back right', async () => {
+    const pool = processPool({ maxQueue: Number.POSITIVE_INFINITY });
+    const results = await Promise.all(
+      Array.from({ length: 5000 }, (_, i) => pool.run({ a: i, b: 1 }, { name: 'add' })),
+    );
+    expect(results).toEqual(Array.from({ length: 5000 }, (_, i) => i + 1));
+    expect(pool.stats().completed).toBe(5000);
+  });
+
   it('a task that calls process.abort() fails alone; the host survives and the next task runs in a fresh process', async () => {
     const pool = processPool();
     const exits: { threadId: number; exitCode: number; reason: string }[] = [];
