@@ -445,7 +445,7 @@ function postYield(id: number, value: unknown, task: RunningTask): boolean {
   } catch (cloneError) {
     yieldError = new OffThreadError(
       OffThreadErrorCode.UNCLONEABLE,
-      `A value the stream task '${task.name}' yielded could not be sent to the main thread: ${(cloneError as Error)?.message}. Yield plain data (objects, arrays, strings, numbers, typed arrays, Map, Set, Date), not functions, class instances with methods, sockets or streams.`,
+      `A value the stream task '${task.name}' yielded could not be sent to the main thread: ${String((cloneError as Error)?.message).replace(/\.$/, '')}. Yield plain data (objects, arrays, strings, numbers, typed arrays, Map, Set, Date), not functions, class instances with methods, sockets or streams.`,
       { cause: cloneError, task: task.name, filename: task.filename },
     );
     return false;

@@ -216,6 +216,26 @@ describe('pool.stream(): values of an async generator task', () => {
     expect(await pool.run(1, { name: 'add1' })).toBe(2);
   });
 
+  it('a yielded Proxy whose traps throw fails the stream with UNCLONEABLE, not the thread', async () => {
+    const pool = createPool({ filename: streamTasks, maxThreads: 1 });
+    const { values, error } = await valuesThenError(pool.stream(undefined, { name: 'hostile' }));
+    expect(values).toEqual(['before']);
+    expect(error.code).toBe(OffThreadErrorCode.UNCLONEABLE);
+    expect(await pool.run(1, { name: 'add1' })).toBe(2);
+    expect(pool.stats().threadsReplaced).toBe(0);
+  });
+
+  it('break still resolves when the generator finally throws; the thread lives', async () => {
+    const pool = createPool({ filename: streamTasks, maxThreads: 1 });
+    const flags = sharedFlags();
+    for await (const value of pool.stream({ shared: flags.shared }, { name: 'finallyThrows' })) {
+      if (value === 2) break;
+    }
+    expect(flags.finallyRan()).toBe(true);
+    expect(await pool.run(1, { name: 'add1' })).toBe(2);
+    expect(pool.stats().threadsReplaced).toBe(0);
+  });
+
   it('transfer() of a yielded value moves its buffer instead of copying it', async () => {
     const pool = createPool({ filename: streamTasks, maxThreads: 1 });
     const flags = sharedFlags(3);
