@@ -48,7 +48,7 @@ export class OffThreadExplorer implements OnModuleInit {
   }
 
   private async explore(): Promise<void> {
-    const problems: string[] = [];
+    let problems: string[] = [];
     const found = new Map<Function, { target: TargetRef; methods: string[] }>();
     const instances: Array<[object, TargetRef]> = [];
     const wrappers = [
@@ -119,6 +119,8 @@ export class OffThreadExplorer implements OnModuleInit {
       }
     }
     if (problems.length) {
+      // One line per problem: providers of one worker module share its (missing) file.
+      problems = [...new Set(problems)];
       throw new TypeError(
         `OffThreadModule found ${problems.length === 1 ? 'a problem' : `${problems.length} problems`} with @OffThread() methods:\n- ${problems.join('\n- ')}`,
       );

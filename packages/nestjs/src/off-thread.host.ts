@@ -291,7 +291,7 @@ export class OffThreadHost
       if (!found) {
         if (classFile !== undefined && isBundle(classFile))
           throw new TypeError(bundleAdvice(ctor.name, classFile));
-        throw new TypeError(moduleFileAdvice(moduleClass.name, ctor.name));
+        throw new TypeError(moduleFileAdvice(moduleClass.name));
       }
       moduleFile = found.file;
       moduleExport = found.exportName;
@@ -487,9 +487,9 @@ function bundleAdvice(className: string, file: string): string {
   return `${className} is defined inside the bundle ${displayFile(file)} (webpack: nest build -b webpack or "webpack": true in nest-cli.json; or another bundler), which is also the file that starts the app. A worker thread loads the module and class files of @OffThread() providers by themselves, and a bundle has no such files: loading it would start the whole app again. Build without bundling ("builder": "tsc" or "swc" in nest-cli.json, which keeps one .js file per module), or bundle the worker module as an entry of its own and pass workerModule and workerModuleFile (its absolute path, e.g. path.join(__dirname, 'reports.module.js')) to OffThreadModule.forRoot().`;
 }
 
-function moduleFileAdvice(moduleName: string, className: string): string {
+function moduleFileAdvice(moduleName: string): string {
   const file = suggestName(moduleName).replace(/\.ts$/, '.js');
-  return `Cannot find the file that exports the worker module ${moduleName} (needed to run ${className} off-thread): it is not in the CommonJS module cache. This happens in ES module apps (Nest 12's default, or "type": "module") and under Vitest or tsx. Pass both workerModule and workerModuleFile to OffThreadModule.forRoot(): in an ES module, workerModuleFile: new URL('./${file}', import.meta.url) (the compiled file next to the one calling forRoot()); in CommonJS, workerModuleFile: require.resolve('./${file.replace(/\.js$/, '')}'); under Vitest, the .ts source file.`;
+  return `Cannot find the file that exports the worker module ${moduleName}, which threads bootstrap to run its @OffThread() providers: it is not in the CommonJS module cache. This happens in ES module apps (Nest 12's default, or "type": "module") and under Vitest or tsx. Pass both workerModule and workerModuleFile to OffThreadModule.forRoot(): in an ES module, workerModuleFile: new URL('./${file}', import.meta.url) (the compiled file next to the one calling forRoot()); in CommonJS, workerModuleFile: require.resolve('./${file.replace(/\.js$/, '')}'); under Vitest, the .ts source file.`;
 }
 
 function suggestName(moduleName: string): string {

@@ -15,6 +15,16 @@ describe('an ES module app', () => {
     expect(result.threadId).not.toBe(threadId);
   });
 
+  it('without workerModuleFile, start-up names the missing file once, not once per provider', async () => {
+    const { startWithoutModuleFile } = await esmFixture<typeof EsmApp>('esm/esm-app.mjs');
+    const message = await startWithoutModuleFile();
+    expect(message).toMatch(/^OffThreadModule found a problem with @OffThread\(\) methods:/);
+    expect(
+      message.split('Cannot find the file that exports the worker module SizeModule'),
+    ).toHaveLength(2);
+    expect(message).toContain('workerModuleFile: new URL(');
+  });
+
   it('runs under node --enable-source-maps, where stack traces name the .ts sources', async () => {
     // The usual production flag for a Nest app: the decorator must still find the compiled
     // file, not the TypeScript source its source map points to.
