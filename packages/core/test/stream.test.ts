@@ -303,6 +303,28 @@ describe('pool.stream(): values of an async generator task', () => {
     expect(flags.produced()).toBe(0);
   });
 
+  it("streams over runtime: 'process' too: values, the error after them, break and abort", async () => {
+    const pool = createPool({ filename: streamTasks, maxThreads: 1, runtime: 'process' });
+    expect(await collect(pool.stream({ count: 20 }, { name: 'count', window: 4 }))).toEqual(
+      Array.from({ length: 20 }, (_, i) => i),
+    );
+    const failed = await valuesThenError(pool.stream({ before: 2 }, { name: 'failing' }));
+    expect(failed.values).toEqual([0, 1]);
+    expect(failed.error.name).toBe('QuotaError');
+    for await (const value of pool.stream({ tag: 'x', n: 1000, delay: 1 }, { name: 'tagged' })) {
+      if (value === 'x:3') break;
+    }
+    const controller = new AbortController();
+    const aborted = pool.stream(
+      { tag: 'y', n: 1000, delay: 5 },
+      { name: 'tagged', signal: controller.signal },
+    );
+    await aborted.next();
+    controller.abort();
+    expect((await valuesThenError(aborted)).error.code).toBe(OffThreadErrorCode.ABORTED);
+    expect(await pool.run(1, { name: 'add1' })).toBe(2);
+  });
+
   it('destroy() rejects a pending next() with POOL_CLOSED', async () => {
     const pool = createPool({ filename: streamTasks, maxThreads: 1 });
     const flags = sharedFlags();
