@@ -9,7 +9,7 @@ import {
   Logger,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { OffThreadError, Pool, type TaskPool } from '@offthread/core';
+import { OffThreadError, OffThreadErrorCode, Pool, type TaskPool } from '@offthread/core';
 import { describeValue } from '@offthread/core/adapter';
 import { isOffThreadWorker } from '@offthread/core/worker';
 import { exportNameIn, findExportingModule } from './class-location.js';
@@ -100,7 +100,7 @@ export class OffThreadHost
     options: OffThreadOptions,
     args: unknown[],
   ): Promise<unknown> {
-    if (this.inline) return this.callInline(instance, method, args);
+    if (this.inline) return this.callInline(instance, method, options, args);
     const pool = this.pool!;
     let target: TargetRef;
     try {
@@ -167,7 +167,12 @@ export class OffThreadHost
    * Inline mode: the method body on this instance, on the main thread. Arguments and result are
    * still copied the way they would be between threads, so tests see the same data.
    */
-  private async callInline(instance: object, method: string, args: unknown[]): Promise<unknown> {
+  private async callInline(
+    instance: object,
+    method: string,
+    options: OffThreadOptions,
+    args: unknown[],
+  ): Promise<unknown> {
     const original = decoratedMethods(Object.getPrototypeOf(instance))?.methods.get(
       method,
     )?.original;
@@ -186,7 +191,14 @@ export class OffThreadHost
         { cause: error },
       );
     }
-    const value = await original.apply(instance, cloned);
+    // The method's timeout (else the pool's) holds inline too, so a test sees the rejection a
+    // thread would give; the body cannot be stopped on the main thread, only no longer awaited.
+    const timeout = options.timeout ?? (this.options.pool as { taskTimeout?: number }).taskTimeout;
+    const running = original.apply(instance, cloned);
+    const value =
+      timeout === undefined || timeout === Number.POSITIVE_INFINITY
+        ? await running
+        : await withTimeout(running, timeout, `${instance.constructor.name}.${method}()`);
     const classes = findClassInstances(value);
     let result: unknown;
     try {
@@ -419,6 +431,24 @@ function existingModuleFile(file: string | undefined): string | undefined {
   throw new TypeError(
     `options.workerModuleFile points to ${path}, which does not exist (nor its .ts/.js counterpart). Name the file that exports workerModule, relative to the file calling forRoot(): new URL('./reports.module.js', import.meta.url).`,
   );
+}
+
+function withTimeout(running: unknown, timeout: number, label: string): Promise<unknown> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new OffThreadError(
+            OffThreadErrorCode.TIMEOUT,
+            `${label} ran longer than its ${timeout} ms timeout (inline: the call rejects as in a thread, but its body keeps running on the main thread).`,
+            { timeout },
+          ),
+        ),
+      timeout,
+    );
+  });
+  return Promise.race([Promise.resolve(running), expired]).finally(() => clearTimeout(timer));
 }
 
 function isUnknownTarget(result: unknown): result is UnknownTarget {

@@ -12,6 +12,14 @@ describe('tests: Test.createTestingModule() and overrideProvider()', () => {
     expect(result.threadId).toBe(result.mainThread);
   });
 
+  it('inline, a call past its timeout rejects with ERR_OFFTHREAD_TIMEOUT as it does in a thread', async () => {
+    const { waitPastTimeoutInline } = fixture<typeof Testing>('testing/testing.js');
+    expect(await waitPastTimeoutInline()).toMatchObject({
+      code: 'ERR_OFFTHREAD_TIMEOUT',
+      timeout: 300,
+    });
+  });
+
   it('inline: false runs them in threads, which build the real providers of the worker module', async () => {
     const result = await buildWithMockedFormatter(false);
     expect(result.value).toBe('#55');
