@@ -290,6 +290,29 @@ describe('pool.stream(): values of an async generator task', () => {
     await first.return();
   });
 
+  it('takes filename and priority like run(): a higher-priority stream queued later starts first', async () => {
+    // The pool's default module is tasks.mjs: the streams name their own.
+    const pool = createPool({ maxThreads: 1 });
+    const busy = sharedFlags();
+    const first = pool.stream(
+      { shared: busy.shared, delay: 5 },
+      { filename: streamTasks, name: 'endless' },
+    );
+    await first.next();
+    const counter = sharedFlags();
+    const low = collect(
+      pool.stream({ shared: counter.shared }, { filename: streamTasks, name: 'order' }),
+    );
+    const high = collect(
+      pool.stream(
+        { shared: counter.shared },
+        { filename: streamTasks, name: 'order', priority: 5 },
+      ),
+    );
+    await first.return();
+    expect(await Promise.all([high, low])).toEqual([[0], [1]]);
+  });
+
   it('closing a stream that has not started yet drops it: it never runs', async () => {
     const pool = createPool({ filename: streamTasks, maxThreads: 1 });
     const busy = sharedFlags();
