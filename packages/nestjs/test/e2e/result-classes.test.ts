@@ -56,6 +56,19 @@ describe('results keep their registered classes', () => {
     }
   });
 
+  it('an argument arrives in the thread as a plain object with its fields, even when its class is registered (as the README says)', async () => {
+    const { app, url } = await createUsersApp(true);
+    try {
+      expect((await get(`${url}/inspect`)).body).toEqual({
+        isInstance: false,
+        plain: true,
+        name: 'Grace',
+      });
+    } finally {
+      await app.close();
+    }
+  });
+
   it('an unregistered class arrives as a plain object, and the app is warned once with the fix', async () => {
     const { app, url, warnings } = await createUsersApp(false);
     try {
