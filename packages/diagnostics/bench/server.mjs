@@ -45,8 +45,16 @@ server.listen(0, '127.0.0.1', () => {
 process.on('SIGTERM', () => {
   monitor?.stop();
   if (monitor && process.env.BENCH_DEBUG) {
-    const { threadpool, eventLoop } = monitor.snapshot().sinceStart;
-    console.error(mode, JSON.stringify({ threadpool, blocks: eventLoop.blockCount }));
+    const { sinceStart, profile } = monitor.snapshot();
+    const { threadpool, eventLoop } = sinceStart;
+    console.error(
+      mode,
+      JSON.stringify({
+        counting: threadpool.counting,
+        blocks: eventLoop.blocks.map((b) => [b.duration, b.busyShare]),
+        profilerSamples: profile.samples,
+      }),
+    );
   }
   server.close();
   process.exit(0);

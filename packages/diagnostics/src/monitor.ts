@@ -57,6 +57,27 @@ export interface Monitor extends EventEmitter<MonitorEvents> {
 }
 
 const NS = 1e6;
+
+/**
+ * CPU time of this thread where Node can tell (22.19+/23.9+: `process.threadCpuUsage()`), else
+ * of the whole process (all threads: an upper bound when other threads were busy too). It
+ * witnesses that the thread ran during a block rather than waited for a busy machine.
+ */
+const threadCpu: () => NodeJS.CpuUsage =
+  typeof (process as { threadCpuUsage?: () => NodeJS.CpuUsage }).threadCpuUsage === 'function'
+    ? () => (process as unknown as { threadCpuUsage: () => NodeJS.CpuUsage }).threadCpuUsage()
+    : () => process.cpuUsage();
+const cpuMs = (a: NodeJS.CpuUsage, b: NodeJS.CpuUsage) =>
+  (a.user - b.user + a.system - b.system) / 1000;
+
+/**
+ * CPU time spent within a block, estimated from a window around it: the window's CPU time
+ * minus what the loop was busy with outside the block (its active time, from ELU, minus the
+ * block). A thread that waited for a busy machine during the "block" gets little.
+ */
+function ranInBlock(cpuMsInWindow: number, activeMsInWindow: number, late: number): number {
+  return Math.max(0, cpuMsInWindow - Math.max(0, activeMsInWindow - late));
+}
 /** How long the heartbeat stays on after the last block (and the 'after-block' profiler). */
 const WATCH_HOLD_MS = 60_000;
 /** Period of the cheap block check while no block has been seen for a while, ms. */
@@ -115,6 +136,7 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
   private checkTimer: NodeJS.Timeout | null = null;
   private lastCheck = 0;
   private checkCpu: NodeJS.CpuUsage | null = null;
+  private checkElu: EventLoopUtilization | null = null;
   /** Whether the heartbeat (precise block timing, for profiler and routes) is running. */
   private watching = false;
   /** Resolution of the native histograms, ms (whole ms, at most blockThreshold/2). */
@@ -143,6 +165,7 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
   private profiler: RollingProfiler | null = null;
   private lastBlockAt = 0;
   private beatCpu: NodeJS.CpuUsage | null = null;
+  private beatElu: EventLoopUtilization | null = null;
   /** Recent HTTP request starts (performance.now() ms), newest last, to name a block's route. */
   private requests: { at: number; method: string; path: string }[] = [];
   private onRequest: ((message: unknown) => void) | null = null;
@@ -227,7 +250,8 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
       this.poolWatcher.start();
     }
     this.lastBeat = this.lastRoll = this.lastCheck = performance.now();
-    this.checkCpu = process.cpuUsage();
+    this.checkCpu = threadCpu();
+    this.checkElu = performance.eventLoopUtilization();
     this.lastBlockAt = -Infinity;
     // Timers of equal period started in one synchronous step share their wake-ups.
     this.checkTimer = setInterval(() => this.check(), CHECK_EVERY_MS);
@@ -282,7 +306,8 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
     this.watching = want;
     if (want) {
       this.lastBeat = performance.now();
-      this.beatCpu = process.cpuUsage();
+      this.beatCpu = threadCpu();
+      this.beatElu = performance.eventLoopUtilization();
       this.scheduleBeat();
     } else {
       if (this.beatTimer) clearTimeout(this.beatTimer);
@@ -306,7 +331,7 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
     const blk = this.blk;
     if (!blk) return;
     const now = performance.now();
-    const cpu = process.cpuUsage();
+    const cpu = threadCpu();
     if (!this.watching) {
       let ns = 0;
       for (const i of [0, 1] as const) {
@@ -319,11 +344,18 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
         const checkLate = now - this.lastCheck - CHECK_EVERY_MS;
         const end =
           checkLate >= late - 2 * this.resolution ? now : (this.lastCheck + late + now) / 2;
-        const ranMs = this.checkCpu
-          ? (cpu.user - this.checkCpu.user + cpu.system - this.checkCpu.system) / 1000
-          : late;
+        const ranMs = this.checkCpu ? cpuMs(cpu, this.checkCpu) : late;
         this.markBlkSeen();
-        this.foundBlock(Math.max(this.lastCheck, end - late - this.resolution), end, late, ranMs);
+        const elu = performance.eventLoopUtilization();
+        const active = this.checkElu ? elu.active - this.checkElu.active : late;
+        // The window is longer than the block: its CPU time outside the block is no witness.
+        this.foundBlock(
+          Math.max(this.lastCheck, end - late - this.resolution),
+          end,
+          late,
+          ranInBlock(ranMs, active, late),
+          ranInBlock(ranMs, active, late),
+        );
       }
     } else if (this.profiler && now - this.lastRoll > 10_000) {
       if (this.options.profileBlocks === 'after-block' && now - this.lastBlockAt > WATCH_HOLD_MS) {
@@ -345,6 +377,7 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
     }
     this.lastCheck = now;
     this.checkCpu = cpu;
+    this.checkElu = performance.eventLoopUtilization();
     this.updateWatching();
   }
 
@@ -417,23 +450,36 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
     // machine did not schedule: the latter is no block of the app's, and must not switch the
     // 'after-block' profiler on. (The profiler's sample count cannot tell: on a loaded machine
     // its sampling thread starves too.) One getrusage() per beat.
-    const cpu = process.cpuUsage();
+    const cpu = threadCpu();
     if (late >= this.options.blockThreshold) {
-      const ranMs = this.beatCpu
-        ? (cpu.user - this.beatCpu.user + cpu.system - this.beatCpu.system) / 1000
-        : late;
-      this.foundBlock(this.lastBeat, now, late, ranMs);
+      const ranMs = this.beatCpu ? cpuMs(cpu, this.beatCpu) : late;
+      const elu = performance.eventLoopUtilization();
+      const active = this.beatElu ? elu.active - this.beatElu.active : late;
+      this.foundBlock(this.lastBeat, now, late, ranMs, ranInBlock(ranMs, active, late));
     }
     this.beatCpu = cpu;
+    this.beatElu = performance.eventLoopUtilization();
     this.lastBeat = performance.now();
     if (this.watching) this.scheduleBeat();
   }
 
-  private foundBlock(fromMs: number, toMs: number, late: number, ranMs: number): void {
+  /**
+   * @param ranMs CPU time over the detection window (for the block's busyShare).
+   * @param ranIn estimated CPU time within the block itself.
+   */
+  private foundBlock(
+    fromMs: number,
+    toMs: number,
+    late: number,
+    ranMs: number,
+    ranIn: number,
+  ): void {
     this.onBlock(fromMs, toMs, late, ranMs);
     this.lastBlockAt = toMs;
-    // The first block goes without a stack (and route); the ones that recur get theirs.
-    if (ranMs >= late / 4) {
+    // The first block goes without a stack (and route); the ones that recur get theirs. Only
+    // a block the thread ran through counts: on a busy machine a thread that was not scheduled
+    // for a while looks blocked too.
+    if (ranIn >= late / 4) {
       if (!this.profiler && this.options.profileBlocks === 'after-block') this.startProfiler();
       if (this.options.routes === 'after-block') this.watchRoutes();
     }
