@@ -313,6 +313,16 @@ describe('pool.stream(): values of an async generator task', () => {
     expect(await Promise.all([high, low])).toEqual([[0], [1]]);
   });
 
+  it('a stream task can report progress to onProgress too', async () => {
+    const pool = createPool({ filename: streamTasks, maxThreads: 1 });
+    const reports: unknown[] = [];
+    const values = await collect(
+      pool.stream({ n: 4 }, { name: 'reporting', onProgress: (value) => reports.push(value) }),
+    );
+    expect(values).toEqual([0, 1, 2, 3]);
+    expect(reports).toEqual([{ step: 0 }, { step: 1 }, { step: 2 }, { step: 3 }]);
+  });
+
   it('closing a stream that has not started yet drops it: it never runs', async () => {
     const pool = createPool({ filename: streamTasks, maxThreads: 1 });
     const busy = sharedFlags();
