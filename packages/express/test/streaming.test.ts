@@ -81,7 +81,7 @@ describe.each(expressVersions)('offThread() streaming with %s', (_name, express)
     expect(res.text).toBe('chunk 0\nchunk 1\nchunk 2\nchunk 3\nchunk 4\n');
   });
 
-  it('keeps concurrent streams apart (one channel per streaming response)', async () => {
+  it('keeps concurrent streams apart (one core stream per response)', async () => {
     // Two threads stream at once, with different bytes; each response must get only its own.
     const sizes = [70_000, 90_000, 110_000, 130_000];
     const responses = await Promise.all(
