@@ -8,7 +8,9 @@ import {
   Injectable,
   Logger,
   type OnApplicationShutdown,
+  Optional,
 } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
 import { OffThreadError, OffThreadErrorCode, Pool, type TaskPool } from '@offthread/core';
 import { describeValue } from '@offthread/core/adapter';
 import { isOffThreadWorker } from '@offthread/core/worker';
@@ -54,7 +56,12 @@ export class OffThreadHost
   private readonly warned = new Set<string>();
   private readonly logger = new Logger('OffThreadModule');
 
-  constructor(@Inject(OFFTHREAD_MODULE_OPTIONS) readonly options: ResolvedModuleOptions) {
+  constructor(
+    @Inject(OFFTHREAD_MODULE_OPTIONS) readonly options: ResolvedModuleOptions,
+    // To start the shutdown grace period when Nest closes the HTTP server (none in a plain
+    // application context).
+    @Optional() @Inject(HttpAdapterHost) private readonly adapterHost?: HttpAdapterHost,
+  ) {
     this.inline = options.inline === true;
     if (isOffThreadWorker()) {
       this.pool = null;
@@ -371,14 +378,35 @@ export class OffThreadHost
   /**
    * Nest closes the HTTP server between this hook and onApplicationShutdown, and that close waits
    * for every request in flight: a request whose call never settles (no timeout) would hold the
-   * process forever, whatever shutdownTimeout says. So the grace period starts here: calls keep
-   * running and new ones are taken, and after shutdownTimeout ms the pool rejects what is left
-   * (ERR_OFFTHREAD_POOL_CLOSED, a 503), which lets those requests answer and the server close.
+   * process forever, whatever shutdownTimeout says. So the grace period starts when Nest closes
+   * the server (not here: another beforeApplicationShutdown hook may still be serving requests
+   * while a load balancer drains): calls keep running and new ones are taken, and after
+   * shutdownTimeout ms the pool rejects what is left (ERR_OFFTHREAD_POOL_CLOSED, a 503), which
+   * lets those requests answer and the server close. Without an HTTP server it starts here.
    */
   beforeApplicationShutdown(): void {
-    this.shutdownStarted ??= Date.now();
+    const server = this.adapterHost?.httpAdapter?.getHttpServer?.() as
+      | { close?: (...args: unknown[]) => unknown }
+      | undefined;
+    const close = server?.close;
+    if (!server || typeof close !== 'function') {
+      this.startShutdownGrace();
+      return;
+    }
+    const host = this;
+    // One call, then the server's own close again (Express and Fastify adapters both call it).
+    server.close = function (this: unknown, ...args: unknown[]) {
+      server.close = close;
+      host.startShutdownGrace();
+      return close.apply(this, args);
+    };
+  }
+
+  private startShutdownGrace(): void {
+    if (this.shutdownStarted !== undefined) return;
+    this.shutdownStarted = Date.now();
     const { shutdownTimeout } = this.options;
-    if (!this.ownsPool || !this.pool || this.shutdownTimer || shutdownTimeout === Infinity) return;
+    if (!this.ownsPool || !this.pool || shutdownTimeout === Infinity) return;
     const pool = this.pool;
     this.shutdownTimer = setTimeout(() => {
       pool.close({ timeout: 0 }).catch(() => {});

@@ -67,7 +67,7 @@ export interface OffThreadModuleOptions extends PoolOptions {
    */
   preflight?: boolean;
   /**
-   * From the start of application shutdown (`beforeApplicationShutdown`), how long (ms) running
+   * From when Nest closes the HTTP server on shutdown (at once without one), how long (ms) running
    * and queued calls, those of requests in flight included, may take to finish before they are
    * rejected with ERR_OFFTHREAD_POOL_CLOSED (503 over HTTP). `Infinity` waits for them however
    * long they take. Defaults to 10 000.

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type * as DrainApp from '../fixtures/app/drain-app.js';
 import type * as Service from '../fixtures/app/report.service.js';
 import { startApp, stopApp } from '../support/app.js';
 import { get, waitFor } from '../support/http.js';
@@ -48,6 +49,19 @@ describe('application shutdown', () => {
     expect(reply.status).toBe(503);
     expect(reply.body.code).toBe('ERR_OFFTHREAD_POOL_CLOSED');
     await waitFor(() => closed, 'app.close() to resolve', 20_000);
+    await closing;
+  });
+
+  it('requests served during a beforeApplicationShutdown drain still get their calls: the grace period starts when Nest closes the server', async () => {
+    const { createDrainApp } = fixture<typeof DrainApp>('app/drain-app.js');
+    const { app, url, drain } = await createDrainApp();
+    const closing = app.close();
+    await drain.drainStarted;
+    // Longer than shutdownTimeout (200 ms) into the drain, while the server still serves.
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    const reply = await get(`${url}/build/10`);
+    expect(reply.status).toBe(200);
+    drain.endDrain();
     await closing;
   });
 
