@@ -21,6 +21,14 @@ describe('dependency injection inside the worker', () => {
     expect(reply.body.formatterThread).toBe(reply.body.threadId);
   });
 
+  it('a transient provider runs in a thread with its dependencies, resolved anew for each call (as the README says)', async () => {
+    const reply = await get(`${url}/tally`);
+    expect(reply.status).toBe(200);
+    expect(reply.body[0].threadId).not.toBe(threadId);
+    // Each call gets a fresh instance in the thread: state on `this` does not carry over.
+    expect(reply.body.map((r: { count: string }) => r.count)).toEqual(['#1', '#1']);
+  });
+
   it('bootstraps the context once per thread and reuses it', async () => {
     const replies = await Promise.all(
       Array.from({ length: 12 }, (_, i) => get(`${url}/build/${i + 5}`)),
