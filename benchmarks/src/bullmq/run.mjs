@@ -1,5 +1,5 @@
 /**
- * BullMQ comparison: `node benchmarks/src/bullmq/run.mjs [--tiny=2000] [--latency=200] [--cpu=32] [--rounds=3]`.
+ * BullMQ comparison: `node benchmarks/src/bullmq/run.mjs [--tiny=2000] [--latency=600] [--cpu=32] [--latency-cpu=200] [--rounds=3]`.
  *
  * One run on one Redis (a redis-server started here on a free loopback port, without
  * persistence): tiny tasks and fib(27) through
