@@ -27,6 +27,13 @@ beforeAll(async () => {
   });
   app.get('/lines', stream);
   await stream.ready;
+  // A RemotePool has no stream(): with stream: false the body is collected on the worker.
+  const collected = offThread(new URL('./fixtures/stream-handler.mjs', import.meta.url), {
+    pool: pool as never,
+    stream: false,
+  });
+  app.get('/lines-collected', collected);
+  await collected.ready;
   app.use(
     (
       error: Error & { status?: number },
@@ -63,8 +70,17 @@ describe('an Express route through a remote pool', () => {
     expect(body).toEqual({ sum: 5, pid: worker.proc.pid, path: '/sum' });
   });
 
-  it('a streamed body arrives in one piece (the stream channel cannot cross machines)', async () => {
+  it('a streaming handler fails clearly: a RemotePool cannot stream, the error says to pass stream: false', async () => {
     const res = await fetch(`${base}/lines?n=4`);
+    expect(res.status).toBe(500);
+    const { message } = (await res.json()) as { message: string };
+    expect(message).toMatch(/cannot stream/);
+    expect(message).toMatch(/RemotePool/);
+    expect(message).toMatch(/stream: false/);
+  });
+
+  it('with stream: false, a streamed body is collected on the worker and arrives in one piece', async () => {
+    const res = await fetch(`${base}/lines-collected?n=4`);
     expect(res.status).toBe(200);
     expect(await res.text()).toBe('line 1\nline 2\nline 3\nline 4\n');
   });
