@@ -420,8 +420,8 @@ export class OffThreadHost
     this.pool?.off('threadStart', this.warmUp);
     if (this.shutdownTimer) clearTimeout(this.shutdownTimer);
     if (!this.ownsPool) return;
-    // Runs after the HTTP server stopped taking requests: what is still running gets the rest of
-    // the grace period that began in beforeApplicationShutdown, then threads stop.
+    // Runs after the HTTP server closed: what is still running gets the rest of the grace period
+    // that began when it started closing (all of it if it never did), then threads stop.
     const { shutdownTimeout } = this.options;
     const spent = this.shutdownStarted === undefined ? 0 : Date.now() - this.shutdownStarted;
     const timeout = shutdownTimeout === Infinity ? Infinity : Math.max(0, shutdownTimeout - spent);
