@@ -238,6 +238,17 @@ function checkDuration(value: unknown, path: string, allowInfinity = false): voi
   }
 }
 
+/**
+ * A task's time limit (timeout, queueTimeout): a duration above 0, or Infinity. 0 is refused as the
+ * adapters refuse it: it cannot mean "no limit" (that is Infinity) and as a limit it would fail
+ * every task, or race a quick one against a 0 ms timer, so it is always a mistake.
+ */
+function checkTimeLimit(value: unknown, path: string): void {
+  checkDuration(value, path, true);
+  if (value === 0)
+    throw new RangeError(`${path} must be > 0 ms, got 0. Use Infinity for no limit.`);
+}
+
 /** A short description of a bad value for an error message. Never runs user code that throws. */
 function describe(value: unknown): string {
   switch (typeof value) {
@@ -428,13 +439,13 @@ export function resolvePoolOptions(
     );
   }
   if (o.idleTimeout !== undefined) checkDuration(o.idleTimeout, 'options.idleTimeout', true);
-  if (o.queueTimeout !== undefined) checkDuration(o.queueTimeout, 'options.queueTimeout', true);
+  if (o.queueTimeout !== undefined) checkTimeLimit(o.queueTimeout, 'options.queueTimeout');
   if (o.maxQueue !== undefined && o.maxQueue !== Number.POSITIVE_INFINITY) {
     checkPositiveInteger(o.maxQueue, 'options.maxQueue', true);
   }
   if (o.concurrentTasksPerWorker !== undefined)
     checkPositiveInteger(o.concurrentTasksPerWorker, 'options.concurrentTasksPerWorker');
-  if (o.taskTimeout !== undefined) checkDuration(o.taskTimeout, 'options.taskTimeout', true);
+  if (o.taskTimeout !== undefined) checkTimeLimit(o.taskTimeout, 'options.taskTimeout');
   if (o.abortGracePeriod !== undefined)
     checkDuration(o.abortGracePeriod, 'options.abortGracePeriod');
   const resourceLimits =
@@ -580,8 +591,8 @@ export function readRunOptions(options: unknown): RunOptionsSnapshot {
   if (priority !== undefined && (typeof priority !== 'number' || Number.isNaN(priority))) {
     throw new TypeError(`options.priority must be a number, got ${describe(priority)}`);
   }
-  if (timeout !== undefined) checkDuration(timeout, 'options.timeout', true);
-  if (queueTimeout !== undefined) checkDuration(queueTimeout, 'options.queueTimeout', true);
+  if (timeout !== undefined) checkTimeLimit(timeout, 'options.timeout');
+  if (queueTimeout !== undefined) checkTimeLimit(queueTimeout, 'options.queueTimeout');
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new TypeError(`options.signal must be an AbortSignal, got ${describe(signal)}`);
   }
@@ -776,7 +787,7 @@ export function readBroadcastOptions(options: unknown): BroadcastOptionsSnapshot
       `options.filename must be an absolute path or a file URL (new URL('./tasks.js', import.meta.url)), got ${describe(filename)}`,
     );
   }
-  if (timeout !== undefined) checkDuration(timeout, 'options.timeout', true);
+  if (timeout !== undefined) checkTimeLimit(timeout, 'options.timeout');
   if (includeFutureThreads !== undefined && typeof includeFutureThreads !== 'boolean') {
     throw new TypeError(
       `options.includeFutureThreads must be true or false, got ${describe(includeFutureThreads)}`,

@@ -42,6 +42,41 @@ describe('durations a timer cannot hold', () => {
     expect(await pool.run(1)).toBe(2);
   });
 
+  // 0 meant "time every task out" for taskTimeout but "no limit" for run({ timeout }) (a quick
+  // task raced a 0 ms timer), and queueTimeout: 0 failed even an idle pool's first task.
+  it.each(['taskTimeout', 'queueTimeout'])(
+    'options.%s of 0 is a RangeError that says to use Infinity, as in the adapters',
+    (option) => {
+      expect(() => new Pool({ filename: tasks, [option]: 0 })).toThrow(
+        new RegExp(`options.${option} must be > 0 ms, got 0. Use Infinity for no limit`),
+      );
+    },
+  );
+
+  it.each(['timeout', 'queueTimeout'])(
+    'run(), stream() and broadcast() refuse a %s of 0 the same way, and run nothing',
+    async (option) => {
+      const pool = createPool({ maxThreads: 1 });
+      const error = await errorFrom(() => pool.run(1, { [option]: 0 }));
+      expect(error).toBeInstanceOf(RangeError);
+      expect(error.message).toMatch(new RegExp(`options.${option} must be > 0 ms, got 0`));
+      const stream = pool.stream(1, { name: 'rows', [option]: 0 });
+      expect((await errorFrom(() => stream.next())).message).toMatch(/must be > 0 ms/);
+      if (option === 'timeout') {
+        const broadcast = await errorFrom(() => pool.broadcast(1, { timeout: 0 }));
+        expect(broadcast.message).toMatch(/options.timeout must be > 0 ms/);
+      }
+      expect(pool.stats().completed).toBe(0);
+      expect(await pool.run(1)).toBe(2);
+    },
+  );
+
+  it('idleTimeout, abortGracePeriod and close({ timeout }) keep 0: exit idle threads at once, terminate at once, destroy what is left', async () => {
+    const pool = createPool({ maxThreads: 1, idleTimeout: 0, abortGracePeriod: 0 });
+    expect(await pool.run(1)).toBe(2);
+    await pool.close({ timeout: 0 });
+  });
+
   it('a run() timeout above 2^31-1 ms is rejected, not turned into an immediate timeout', async () => {
     const pool = createPool({ maxThreads: 1 });
     const error = await errorFrom(() => pool.run(20, { name: 'sleep', timeout: tooLong }));
