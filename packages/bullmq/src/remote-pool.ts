@@ -208,6 +208,9 @@ function backoffDelay(backoff: Backoff, attempt: number): number {
     : Math.min(backoff.delay * 2 ** (attempt - 1), 2 ** 31 - 1);
 }
 
+/** Most jobs per MULTI when a burst of calls is added to Redis together. */
+const MAX_BATCH = 500;
+
 const kTransfer = Symbol.for('offthread.transfer');
 
 /** `transfer(value)` moves memory between threads; across machines it is a copy of `value`. */
@@ -254,6 +257,8 @@ export class RemotePool extends EventEmitter implements TaskPool {
   private readonly id = randomUUID().slice(0, 8);
   private seq = 0;
   private readonly calls = new Map<string, Call>();
+  /** Calls enqueued in this tick, added to Redis together at its end (see flushAdds). */
+  private unsent: Call[] = [];
   private queue?: Queue;
   private events?: QueueEvents;
   private checker?: Worker;
@@ -609,21 +614,50 @@ export class RemotePool extends EventEmitter implements TaskPool {
       call.timer = setTimeout(() => this.queueTimedOut(call), call.queueTimeout);
     }
     this.calls.set(call.jobId, call);
+    this.unsent.push(call);
+    if (this.unsent.length === 1) process.nextTick(this.flushAdds);
+  }
+
+  /**
+   * Calls made in the same tick reach Redis together: one MULTI of adds (BullMQ's addBulk) for a
+   * burst, a plain add for a lone call. One write instead of one per call, without delaying a
+   * lone call to a later turn of the event loop (as ioredis auto-pipelining does).
+   */
+  private readonly flushAdds = (): void => {
+    const batch = this.unsent;
+    this.unsent = [];
     this.connect()
-      .then(() => {
-        if (call.settled) return;
+      .then((): Promise<unknown> | undefined => {
+        const live = batch.filter((call) => !call.settled);
+        if (live.length === 0) return;
         if (!this.connected) throw this.unavailable(new Error('not connected'));
-        return this.queue!.add(call.name, call.data, {
-          jobId: call.jobId,
-          priority: toBullPriority(call.priority),
-          removeOnComplete: true,
-          removeOnFail: true,
+        const queue = this.queue as Queue;
+        const job = (call: Call) => ({
+          name: call.name,
+          data: call.data,
+          opts: {
+            jobId: call.jobId,
+            priority: toBullPriority(call.priority),
+            removeOnComplete: true,
+            removeOnFail: true,
+          },
         });
+        if (live.length === 1) {
+          const { name, data, opts } = job(live[0] as Call);
+          return queue.add(name, data, opts);
+        }
+        const adds: Promise<unknown>[] = [];
+        // Bounded MULTIs: Redis runs one at a time, so a huge one would hold up other clients.
+        for (let i = 0; i < live.length; i += MAX_BATCH) {
+          adds.push(queue.addBulk(live.slice(i, i + MAX_BATCH).map(job)));
+        }
+        return Promise.all(adds);
       })
       .catch((error) => {
-        this.settle(call, isOffThreadError(error) ? error : this.unavailable(error), false);
+        const failure = isOffThreadError(error) ? error : this.unavailable(error);
+        for (const call of batch) this.settle(call, failure, false);
       });
-  }
+  };
 
   private settle(call: Call, error: unknown, ok: boolean, value?: unknown): void {
     if (call.settled) return;
