@@ -1,5 +1,5 @@
 /**
- * BullMQ comparison: `node benchmarks/src/bullmq/run.mjs [--tiny=2000] [--latency=600] [--cpu=32] [--latency-cpu=200] [--rounds=3]`.
+ * BullMQ comparison: `node benchmarks/src/bullmq/run.mjs [--tiny=2000] [--latency=600] [--cpu=96] [--latency-cpu=200] [--rounds=3]`.
  *
  * One run on one Redis (a redis-server started here on a free loopback port, without
  * persistence): tiny tasks and fib(27) through
@@ -35,7 +35,7 @@ const { values } = parseArgs({
   options: {
     tiny: { type: 'string', default: '2000' },
     latency: { type: 'string', default: '600' },
-    cpu: { type: 'string', default: '32' },
+    cpu: { type: 'string', default: '96' },
     rounds: { type: 'string', default: '3' },
     'latency-cpu': { type: 'string', default: '200' },
   },
