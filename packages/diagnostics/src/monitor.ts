@@ -137,6 +137,19 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
   private lastCheck = 0;
   private checkCpu: NodeJS.CpuUsage | null = null;
   private checkElu: EventLoopUtilization | null = null;
+  private drivesTracker = false;
+  private drivesSample = false;
+  private lastSampleAt = 0;
+  private readonly onCheckTimer = () => {
+    if (!this.active) return;
+    this.check();
+    if (
+      this.drivesSample &&
+      performance.now() - this.lastSampleAt >= this.options.sampleInterval - CHECK_EVERY_MS / 2
+    ) {
+      this.takeSample();
+    }
+  };
   /** Whether the heartbeat (precise block timing, for profiler and routes) is running. */
   private watching = false;
   /** Resolution of the native histograms, ms (whole ms, at most blockThreshold/2). */
@@ -231,7 +244,11 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
       this.tracker = new ThreadpoolTracker(o.probeInterval, o.threadpoolCounting, () =>
         this.lateTotal(),
       );
-      this.tracker.start();
+      // A probe period the block check can keep (a multiple of its own) runs from that check's
+      // timer: one wake-up instead of two.
+      this.drivesTracker =
+        this.tracker.period >= CHECK_EVERY_MS && this.tracker.period % CHECK_EVERY_MS === 0;
+      this.tracker.start(this.drivesTracker);
     }
     if (o.keepProfile) this.merger = new ProfileMerger();
     if (o.profileBlocks === true) this.startProfiler();
@@ -251,17 +268,22 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
     this.checkCpu = threadCpu();
     this.checkElu = performance.eventLoopUtilization();
     this.lastBlockAt = -Infinity;
-    // Timers of equal period started in one synchronous step share their wake-ups.
-    this.checkTimer = setInterval(() => this.check(), CHECK_EVERY_MS);
+    // Check and sample run after this loop turn's timers (setImmediate), so a native histogram
+    // whose tick is due in the same turn (the first one after a block) has recorded it by then.
+    // A sample interval that is a multiple of the check's period runs from the check's timer:
+    // every separate timer is one more wake-up of an idle process.
+    this.lastSampleAt = performance.now();
+    this.drivesSample = o.sampleInterval % CHECK_EVERY_MS === 0;
+    this.checkTimer = setInterval(() => setImmediate(this.onCheckTimer), CHECK_EVERY_MS);
     this.checkTimer.unref();
     this.updateWatching();
-    // The sample runs after this loop turn's timers, so a native histogram whose tick is due in
-    // the same turn (the first one after a block) has recorded it by then.
-    this.sampleTimer = setInterval(
-      () => setImmediate(() => this.active && this.takeSample()),
-      o.sampleInterval,
-    );
-    this.sampleTimer.unref();
+    if (!this.drivesSample) {
+      this.sampleTimer = setInterval(
+        () => setImmediate(() => this.active && this.takeSample()),
+        o.sampleInterval,
+      );
+      this.sampleTimer.unref();
+    }
     return this;
   }
 
@@ -330,6 +352,7 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
     if (!blk) return;
     const now = performance.now();
     const cpu = threadCpu();
+    if (this.drivesTracker) this.tracker?.poll(now);
     if (!this.watching) {
       let ns = 0;
       for (const i of [0, 1] as const) {
@@ -623,6 +646,7 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
   }
 
   private takeSample(): Sample {
+    this.lastSampleAt = performance.now();
     // Blocks that ended before this sample belong to it.
     if (!this.watching) this.check();
     this.drainGc();

@@ -78,6 +78,10 @@ export type ThreadpoolCounting = 'always' | 'on-queueing';
 const COUNTING_HOLD_MS = 10_000;
 /** A canary that waited this long (ms) beyond the event loop's own lateness means a queue. */
 const CANARY_QUEUE_MS = 10;
+/** A canary slower than this (ms) keeps the canary at its full rate (see tick()). */
+const CANARY_SLOW_MS = 2;
+/** Canary period while the pool looks unused, ms (or the probe interval, if longer). */
+const IDLE_PROBE_EVERY_MS = 1000;
 /** How many canaries in a row must wait that long before counting switches on. */
 const CANARY_WAITS = 3;
 
@@ -90,7 +94,7 @@ const CANARY_WAITS = 3;
  *
  * async_hooks cost CPU on every async resource (promises included on Node 20), so with
  * `counting: 'on-queueing'` they are only on while there is something to count: the canary
- * (sent every probe interval) and a cheap look at `process.getActiveResourcesInfo()` watch for
+ * (sent every probe interval while the pool is in use, else once a second) and a cheap look at `process.getActiveResourcesInfo()` watch for
  * a queue, and counting switches on when one shows, and off again 10 s after the last one (three waiting canaries in a row switch it on).
  */
 export class ThreadpoolTracker {
@@ -112,9 +116,12 @@ export class ThreadpoolTracker {
   private hook: ReturnType<typeof createHook> | null = null;
   private counting = false;
   private canaryWaits = 0;
-  /** The last canary waited at least CANARY_QUEUE_MS, so the next one measures loop lateness. */
-  private canaryHint = false;
-  private lastCanaryDone = 0;
+  /** When the first canary of the current run of waiting canaries was sent. */
+  private waitRunStart = 0;
+  private lastProbeMs = 0;
+  private lastTick = 0;
+  /** Ticks since the last canary (starts high: the first tick sends one). */
+  private idleTicks = Number.MAX_SAFE_INTEGER - 1;
   private countingUntil = 0;
   private sampledPeakInterval = 0;
   private sampledPeakTotal = 0;
@@ -136,24 +143,54 @@ export class ThreadpoolTracker {
     return this.counting;
   }
 
-  start(): void {
+  /** How often tick() should run, ms (0: never). */
+  get period(): number {
+    return this.probeInterval > 0 ? this.probeInterval : this.countingMode === 'always' ? 0 : 250;
+  }
+
+  /**
+   * @param driven the caller calls {@link poll} at least every `period` ms from a timer of its
+   *   own, so this tracker needs none (one wake-up fewer per period).
+   */
+  start(driven = false): void {
     if (this.countingMode === 'always') this.enableCounting();
-    const every =
-      this.probeInterval > 0 ? this.probeInterval : this.countingMode === 'always' ? 0 : 250;
+    const every = this.period;
     if (every > 0) {
-      this.probeTimer = setInterval(() => this.tick(), every);
-      this.probeTimer.unref();
+      if (!driven) {
+        this.probeTimer = setInterval(() => this.tick(), every);
+        this.probeTimer.unref();
+      }
       this.tick();
     }
   }
 
+  /** Run tick() if its period has (about) passed; for a caller that drives this tracker. */
+  poll(now = performance.now()): void {
+    const every = this.period;
+    if (every > 0 && now - this.lastTick >= every * 0.9) this.tick();
+  }
+
   private tick(): void {
-    if (this.probeInterval > 0) this.sendProbe();
-    if (this.countingMode === 'always') return;
+    this.lastTick = performance.now();
+    if (this.countingMode === 'always') {
+      if (this.probeInterval > 0) this.sendProbe();
+      return;
+    }
     // Thread-pool requests this thread has in flight right now (fs and dns; crypto and zlib
     // jobs do not show here, the canary sees those).
     let n = 0;
     for (const name of process.getActiveResourcesInfo()) if (ACTIVE_POOL_REQS.has(name)) n++;
+    if (this.probeInterval > 0) {
+      // Every probe interval while the pool is in use (requests in flight, or the last canary
+      // was slow), else once a second: each canary wakes a pool thread and the event loop,
+      // which in an idle app costs more than everything else the canary does.
+      const inUse =
+        n > 0 || this.counting || this.canaryWaits > 0 || this.lastProbeMs >= CANARY_SLOW_MS;
+      if (inUse || ++this.idleTicks >= Math.ceil(IDLE_PROBE_EVERY_MS / this.probeInterval)) {
+        this.idleTicks = 0;
+        this.sendProbe();
+      }
+    }
     if (n > this.sampledPeakInterval) this.sampledPeakInterval = n;
     if (n > this.sampledPeakTotal) this.sampledPeakTotal = n;
     // Many short requests in flight (8 concurrent fs.readFile on 4 threads) are not worth
@@ -318,39 +355,32 @@ export class ThreadpoolTracker {
     if (this.probeInFlight) return;
     this.probeInFlight = true;
     const t0 = performance.now();
-    // The caller's lateness sum costs tens of µs (a walk over a native histogram): read it only
-    // while canaries wait. A canary that waited without it counts as a hint, not as a wait.
-    const late0 = this.canaryHint ? this.loopLateness() : Number.NaN;
+    const late0 = this.loopLateness();
     this.probing = true;
     try {
       randomFill(this.probeBuf, () => {
         const ms = performance.now() - t0;
         this.probeInFlight = false;
+        this.lastProbeMs = ms;
         this.interval.probe.add(ms);
         this.total.probe.add(ms);
-        let poolWait = 0;
-        if (ms < CANARY_QUEUE_MS) {
-          this.canaryWaits = 0;
-          this.canaryHint = false;
-        } else if (Number.isNaN(late0)) {
-          this.canaryHint = true;
-        } else {
-          poolWait = ms - (this.loopLateness() - late0);
-          this.canaryWaits = poolWait >= CANARY_QUEUE_MS ? this.canaryWaits + 1 : 0;
-        }
+        // (The lateness sum costs tens of µs: read again only when the canary was slow.)
+        const poolWait = ms < CANARY_QUEUE_MS ? ms : ms - (this.loopLateness() - late0);
+        this.canaryWaits = poolWait >= CANARY_QUEUE_MS ? this.canaryWaits + 1 : 0;
+        // The first of a run of waiting canaries: the pool has been saturated since about then.
+        if (this.canaryWaits === 1) this.waitRunStart = t0;
         // Three waiting canaries in a row: one or two alone are often just a pool thread
         // descheduled on a busy machine; a saturated pool makes every canary wait.
         if (this.countingMode !== 'always' && this.canaryWaits >= CANARY_WAITS) {
           if (!this.counting) {
-            // Nothing was counted while the canary waited, but its wait proves every thread
-            // was busy that long; and when the canary before it waited too, the pool was most
-            // likely busy in between.
+            // Nothing was counted while the canaries waited, but their waits prove every
+            // thread was busy then.
             const now = performance.now();
             this.account(now);
-            const busyMs =
-              this.canaryWaits >= 2 && this.lastCanaryDone > 0
-                ? Math.max(poolWait, now - this.lastCanaryDone)
-                : poolWait;
+            // Every canary since the first of this run waited, so the pool was most likely
+            // saturated all along, not only while the last one waited (counting starts only
+            // now: without this, whole-run saturation depended on how long the switch took).
+            const busyMs = Math.max(poolWait, now - this.waitRunStart);
             for (const p of [this.interval, this.total]) {
               p.saturatedMs += busyMs;
               p.busyThreadMs += busyMs * this.size;
@@ -358,7 +388,6 @@ export class ThreadpoolTracker {
           }
           this.sawQueueing();
         }
-        this.lastCanaryDone = performance.now();
       });
     } finally {
       this.probing = false;

@@ -99,6 +99,41 @@ describe('thread-pool counting on queueing', () => {
     expect(tp.saturation).toBeGreaterThan(0.3);
   });
 
+  it('credits the saturation its waiting canaries proved before counting switched on', async () => {
+    // The pool is saturated before the monitor starts and stays so: 32 hashes in flight.
+    let pumping = true;
+    let inFlight = 0;
+    let drained: () => void = () => {};
+    const pump = () => {
+      while (pumping && inFlight < 32) {
+        inFlight++;
+        pbkdf2('secret', 'salt', 20_000, 32, 'sha256', () => {
+          inFlight--;
+          if (pumping) pump();
+          else if (inFlight === 0) drained();
+        });
+      }
+    };
+    pump();
+    try {
+      monitor = createMonitor({ probeInterval: 50 }).start();
+      const deadline = Date.now() + 15_000;
+      while (!monitor.snapshot().sinceStart.threadpool.counting && Date.now() < deadline)
+        await sleep(10);
+      const tp = monitor.snapshot().sinceStart.threadpool;
+      expect(tp.counting).toBe(true);
+      // Every canary since start waited: the whole run so far was saturated, not only the
+      // last canary's wait (which read about a third of the run before).
+      expect(tp.saturation).toBeGreaterThan(0.7);
+    } finally {
+      pumping = false;
+      await new Promise<void>((r) => {
+        drained = r;
+        if (inFlight === 0) r();
+      });
+    }
+  });
+
   it("counts from the start with threadpoolCounting: 'always'", async () => {
     monitor = createMonitor({ threadpoolCounting: 'always' }).start();
     pbkdf2Sync('a', 'b', 1, 16, 'sha256');
