@@ -183,6 +183,17 @@ function checkMs(value: unknown, path: string, allowInfinity: boolean): void {
   }
 }
 
+/**
+ * A time limit (timeout, queueTimeout): as the core checks it, so a remote pool refuses what a
+ * local one refuses, before anything is enqueued. 0 is neither "no limit" (Infinity) nor a usable
+ * limit.
+ */
+function checkTimeLimit(value: unknown, path: string): void {
+  checkMs(value, path, true);
+  if (value === 0)
+    throw new RangeError(`${path} must be > 0 ms, got 0. Use Infinity for no limit.`);
+}
+
 function checkAttempts(value: unknown, path: string): void {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 1000) {
     throw new RangeError(`${path} must be an integer from 1 to 1000, got ${String(value)}`);
@@ -322,9 +333,9 @@ export class RemotePool extends EventEmitter implements TaskPool {
       }
     }
     if (options.taskTimeout !== undefined)
-      checkMs(options.taskTimeout, 'options.taskTimeout', true);
+      checkTimeLimit(options.taskTimeout, 'options.taskTimeout');
     if (options.queueTimeout !== undefined)
-      checkMs(options.queueTimeout, 'options.queueTimeout', true);
+      checkTimeLimit(options.queueTimeout, 'options.queueTimeout');
     if (options.attempts !== undefined) checkAttempts(options.attempts, 'options.attempts');
     if (options.backoff !== undefined) checkBackoff(options.backoff, 'options.backoff');
     if (options.stalledInterval !== undefined) {
@@ -483,9 +494,9 @@ export class RemotePool extends EventEmitter implements TaskPool {
     const name = o.name ?? 'default';
     if (typeof name !== 'string') throw new TypeError('options.name must be a string');
     const timeout = o.timeout ?? this.o.taskTimeout;
-    if (timeout !== undefined) checkMs(timeout, 'options.timeout', true);
+    if (timeout !== undefined) checkTimeLimit(timeout, 'options.timeout');
     const queueTimeout = o.queueTimeout ?? this.o.queueTimeout;
-    checkMs(queueTimeout, 'options.queueTimeout', true);
+    checkTimeLimit(queueTimeout, 'options.queueTimeout');
     const attempts = o.attempts ?? this.o.attempts;
     checkAttempts(attempts, 'options.attempts');
     const backoff = o.backoff ?? this.o.backoff;

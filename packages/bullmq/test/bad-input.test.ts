@@ -36,6 +36,9 @@ describe('bad input gets an error naming the option', () => {
           backoff: { type: 'linear', delay: 1 } as never,
         }),
     ).toThrow(/options\.backoff/);
+    expect(() => new RemotePool({ queue: 'q', root: fixtures, taskTimeout: 0 })).toThrow(
+      /options\.taskTimeout must be > 0 ms, got 0/,
+    );
     expect(() => new RemotePool({ queue: 'q', root: fixtures, queueTimeout: 2 ** 31 })).toThrow(
       /queueTimeout/,
     );
@@ -49,6 +52,13 @@ describe('bad input gets an error naming the option', () => {
       connection: 'redis://127.0.0.1:1',
     });
     await expect(pool.run(1, { timeout: -1 })).rejects.toThrow(/options\.timeout/);
+    // 0 is refused as a local pool refuses it (not "no limit": that is Infinity).
+    await expect(pool.run(1, { timeout: 0 })).rejects.toThrow(
+      /options\.timeout must be > 0 ms, got 0\. Use Infinity for no limit/,
+    );
+    await expect(pool.run(1, { queueTimeout: 0 })).rejects.toThrow(
+      /options\.queueTimeout must be > 0/,
+    );
     await expect(pool.run(1, { priority: Number.NaN })).rejects.toThrow(/options\.priority/);
     await expect(pool.run(1, { signal: {} as never })).rejects.toThrow(/options\.signal/);
     await expect(pool.run(() => 1)).rejects.toMatchObject({ code: 'ERR_OFFTHREAD_UNCLONEABLE' });
