@@ -1,3 +1,5 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+
 /**
  * State shared by the worker runtime and the public `@offthread/core/worker` entry. It lives on
  * globalThis under a registered symbol: a task file may load the CJS build of this package while
@@ -49,4 +51,28 @@ export function getWorkerState(): WorkerGlobalState | undefined {
 
 export function setWorkerState(state: WorkerGlobalState): void {
   (globalThis as Record<symbol, WorkerGlobalState>)[key] = state;
+}
+
+const inlineKey = Symbol.for('offthread.inline.task');
+
+/**
+ * Tasks an adapter runs on the main thread as if in a pool thread (`runAsTask()` in
+ * `@offthread/core/adapter`, e.g. Nest's inline test mode), so `currentTask()` works in them.
+ * Created on first use and kept on globalThis, like the worker state, for both builds.
+ */
+export function inlineTaskStorage(): AsyncLocalStorage<TaskContext> {
+  const slot = globalThis as Record<symbol, AsyncLocalStorage<TaskContext> | undefined>;
+  let storage = slot[inlineKey];
+  if (storage === undefined) {
+    storage = new AsyncLocalStorage<TaskContext>();
+    slot[inlineKey] = storage;
+  }
+  return storage;
+}
+
+/** The task `runAsTask()` runs in this async context, if any. Never creates the storage. */
+export function currentInlineTask(): TaskContext | undefined {
+  return (globalThis as Record<symbol, AsyncLocalStorage<TaskContext> | undefined>)[
+    inlineKey
+  ]?.getStore();
 }

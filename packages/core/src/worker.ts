@@ -2,7 +2,7 @@
  * The API for code that runs inside a pool thread: `import { currentTask } from '@offthread/core/worker'`.
  * @module
  */
-import { getWorkerState, type TaskContext } from './worker-state.js';
+import { currentInlineTask, getWorkerState, type TaskContext } from './worker-state.js';
 
 export type { CarryOptions } from './context.js';
 export { restoreCarry } from './context-thread.js';
@@ -16,6 +16,9 @@ export type { TaskContext } from './worker-state.js';
  * function: anywhere in an `async function` task (it follows the async context), or in the
  * synchronous part of a plain function (before its first `await`/callback).
  *
+ * On the main thread it also works inside a body an adapter runs inline with `runAsTask()`
+ * (`@offthread/core/adapter`), as Nest's inline test mode does.
+ *
  * @throws {Error} when called outside a running task (use {@link isOffThreadWorker} to test).
  *
  * @example
@@ -26,7 +29,8 @@ export type { TaskContext } from './worker-state.js';
  */
 export function currentTask(): TaskContext {
   const state = getWorkerState();
-  const task = state && (state.getAsyncTask() ?? state.current);
+  // Off a pool thread, an adapter may be running the body inline as a task (runAsTask()).
+  const task = state ? (state.getAsyncTask() ?? state.current) : currentInlineTask();
   if (task) return task;
   throw new Error(
     state

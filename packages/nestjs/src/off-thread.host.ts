@@ -12,7 +12,7 @@ import {
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { OffThreadError, OffThreadErrorCode, Pool, type TaskPool } from '@offthread/core';
-import { describeValue } from '@offthread/core/adapter';
+import { describeValue, runAsTask } from '@offthread/core/adapter';
 import { isOffThreadWorker } from '@offthread/core/worker';
 import { exportNameIn, findExportingModule } from './class-location.js';
 import { registerNestExceptions, restoreHttpException } from './http-errors.js';
@@ -199,13 +199,37 @@ export class OffThreadHost
       );
     }
     // The method's timeout (else the pool's) holds inline too, so a test sees the rejection a
-    // thread would give; the body cannot be stopped on the main thread, only no longer awaited.
+    // thread would give. The body runs as a task (runAsTask), so `currentTask()` works in it and
+    // its signal aborts on the timeout or the request's abort, as in a thread; a body that
+    // ignores the signal cannot be stopped on the main thread, only no longer awaited.
     const timeout = options.timeout ?? (this.options.pool as { taskTimeout?: number }).taskTimeout;
-    const running = original.apply(instance, cloned);
-    const value =
-      timeout === undefined || timeout === Number.POSITIVE_INFINITY
-        ? await running
-        : await withTimeout(running, timeout, `${instance.constructor.name}.${method}()`);
+    const timed = timeout !== undefined && timeout !== Number.POSITIVE_INFINITY;
+    const requestSignal = sharedState().request.getStore()?.signal;
+    const controller = timed || requestSignal ? new AbortController() : undefined;
+    const onRequestAbort = () => controller?.abort(requestSignal?.reason);
+    requestSignal?.addEventListener('abort', onRequestAbort, { once: true });
+    if (requestSignal?.aborted) onRequestAbort();
+    try {
+      const running = runAsTask(() => original.apply(instance, cloned), {
+        name: method,
+        signal: controller?.signal,
+      });
+      const value = timed
+        ? await withTimeout(
+            running,
+            timeout,
+            `${instance.constructor.name}.${method}()`,
+            controller,
+          )
+        : await running;
+      return this.inlineResult(instance, method, value);
+    } finally {
+      requestSignal?.removeEventListener('abort', onRequestAbort);
+    }
+  }
+
+  /** An inline call's result, copied and restored as a thread's would be. */
+  private inlineResult(instance: object, method: string, value: unknown): unknown {
     const classes = findClassInstances(value);
     let result: unknown;
     try {
@@ -461,20 +485,23 @@ function existingModuleFile(file: string | undefined): string | undefined {
   );
 }
 
-function withTimeout(running: unknown, timeout: number, label: string): Promise<unknown> {
+function withTimeout(
+  running: unknown,
+  timeout: number,
+  label: string,
+  controller: AbortController | undefined,
+): Promise<unknown> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new OffThreadError(
-            OffThreadErrorCode.TIMEOUT,
-            `${label} ran longer than its ${timeout} ms timeout (inline: the call rejects as in a thread, but its body keeps running on the main thread).`,
-            { timeout },
-          ),
-        ),
-      timeout,
-    );
+    timer = setTimeout(() => {
+      const error = new OffThreadError(
+        OffThreadErrorCode.TIMEOUT,
+        `${label} ran longer than its ${timeout} ms timeout (inline: the call rejects as in a thread and currentTask().signal aborts, but a body that ignores the signal keeps running on the main thread).`,
+        { timeout },
+      );
+      controller?.abort(error);
+      reject(error);
+    }, timeout);
   });
   return Promise.race([Promise.resolve(running), expired]).finally(() => clearTimeout(timer));
 }

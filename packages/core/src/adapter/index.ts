@@ -27,6 +27,7 @@ export {
   readOptionBag,
 } from './options.js';
 export { processSingleton } from './process-state.js';
+export { type InlineTaskOptions, runAsTask } from './run-as-task.js';
 export {
   createStartupRegistry,
   retryWhileQueueFull,

@@ -20,6 +20,17 @@ describe('tests: Test.createTestingModule() and overrideProvider()', () => {
     });
   });
 
+  // currentTask() threw "outside an offthread pool thread" inline, so a method following the
+  // README's cancellation advice could not be unit-tested in a testing module.
+  it('inline, currentTask() works: a method reads its signal, which aborts on the timeout', async () => {
+    const { currentTaskInline } = fixture<typeof Testing>('testing/testing.js');
+    expect(await currentTaskInline()).toEqual({
+      slices: { aborted: false },
+      timedOut: 'ERR_OFFTHREAD_TIMEOUT',
+      sawAbort: 'ERR_OFFTHREAD_TIMEOUT',
+    });
+  });
+
   it('inline: false runs them in threads, which build the real providers of the worker module', async () => {
     const result = await buildWithMockedFormatter(false);
     expect(result.value).toBe('#55');
