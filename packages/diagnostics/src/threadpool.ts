@@ -78,8 +78,6 @@ export type ThreadpoolCounting = 'always' | 'on-queueing';
 const COUNTING_HOLD_MS = 10_000;
 /** A canary that waited this long (ms) beyond the event loop's own lateness means a queue. */
 const CANARY_QUEUE_MS = 10;
-/** A canary slower than this (ms) keeps the canary at its full rate (see tick()). */
-const CANARY_SLOW_MS = 2;
 /** Canary period while the pool looks unused, ms (or the probe interval, if longer). */
 const IDLE_PROBE_EVERY_MS = 1000;
 /** How many canaries in a row must wait that long before counting switches on. */
@@ -118,7 +116,6 @@ export class ThreadpoolTracker {
   private canaryWaits = 0;
   /** When the first canary of the current run of waiting canaries was sent. */
   private waitRunStart = 0;
-  private lastProbeMs = 0;
   private lastTick = 0;
   /** Ticks since the last canary (starts high: the first tick sends one). */
   private idleTicks = Number.MAX_SAFE_INTEGER - 1;
@@ -182,10 +179,9 @@ export class ThreadpoolTracker {
     for (const name of process.getActiveResourcesInfo()) if (ACTIVE_POOL_REQS.has(name)) n++;
     if (this.probeInterval > 0) {
       // Every probe interval while the pool is in use (requests in flight, or the last canary
-      // was slow), else once a second: each canary wakes a pool thread and the event loop,
-      // which in an idle app costs more than everything else the canary does.
-      const inUse =
-        n > 0 || this.counting || this.canaryWaits > 0 || this.lastProbeMs >= CANARY_SLOW_MS;
+      // waited for a thread), else once a second: each canary wakes a pool thread and the
+      // event loop, which in an idle app costs more than everything else the canary does.
+      const inUse = n > 0 || this.counting || this.canaryWaits > 0;
       if (inUse || ++this.idleTicks >= Math.ceil(IDLE_PROBE_EVERY_MS / this.probeInterval)) {
         this.idleTicks = 0;
         this.sendProbe();
@@ -361,7 +357,6 @@ export class ThreadpoolTracker {
       randomFill(this.probeBuf, () => {
         const ms = performance.now() - t0;
         this.probeInFlight = false;
-        this.lastProbeMs = ms;
         this.interval.probe.add(ms);
         this.total.probe.add(ms);
         // (The lateness sum costs tens of µs: read again only when the canary was slow.)
