@@ -8,8 +8,8 @@ export type ProfileBlocks = boolean | 'after-block';
  * ran code (while V8's profiler is on, every call from JavaScript into C++ takes a slower path,
  * which costs far more than the samples), and count thread-pool requests with async_hooks only
  * while a queue is seen.
- * - `'development'`: the canary goes every 250 ms; pool threads are CPU-profiled to name hot
- *   task functions.
+ * - `'development'`: the canary goes every 250 ms while the pool is in use (once a second
+ *   otherwise); pool threads are CPU-profiled to name hot task functions.
  * - `'production'`: the canary goes every second; pool threads are not profiled.
  */
 export type MonitorMode = 'development' | 'production';
@@ -47,7 +47,11 @@ export interface MonitorOptions {
    * function; each sample costs CPU. Defaults to 10000 (10 ms).
    */
   profilerInterval?: number;
-  /** Period of the heartbeat timer whose lateness is the event-loop delay, in ms (at most blockThreshold/2). Defaults to 20. */
+  /**
+   * Period of the native delay histograms' timer, whose lateness is the event-loop delay, and
+   * of the heartbeat that times blocks while watching, in whole ms (at most blockThreshold/2).
+   * Defaults to 20.
+   */
   delayResolution?: number;
   /**
    * Watch the @offthread/core pools of this process (threads, busy share, queue, wait, tasks/s),
@@ -66,17 +70,22 @@ export interface MonitorOptions {
    * with the run (one entry per sample). Defaults to false.
    */
   keepProfile?: boolean;
-  /** Measure garbage-collection pauses (a `perf_hooks` observer of 'gc' entries). Defaults to true. */
+  /** Measure garbage-collection pauses (V8's `GCProfiler`, read once per sample). Defaults to true. */
   gc?: boolean;
   /**
    * Name the HTTP route (method and path) a block happened in, from Node's
    * `http.server.request.start` diagnostics channel: `true` from the start, `'after-block'` from
-   * the first block on (a subscriber makes Node publish a message per request, so an app that
-   * never blocks does not pay for it; blocks that recur get their route), `false` never.
+   * the first block that ran code until a minute after the last block (a subscriber makes Node
+   * publish a message per request, so an app that never blocks does not pay for it; blocks that
+   * recur get their route), `false` never.
    * Defaults to `'after-block'`.
    */
   routes?: boolean | 'after-block';
-  /** How often the canary thread-pool request is sent, in ms (0 disables it). Defaults to 250. */
+  /**
+   * How often the canary thread-pool request is sent while the pool is in use (pool requests in
+   * flight, or the last canary waited for a thread), in ms; once a second otherwise (0 disables
+   * it). Defaults to 250.
+   */
   probeInterval?: number;
   /** How many recent blocks `snapshot()` keeps. Defaults to 20. */
   maxBlocks?: number;
