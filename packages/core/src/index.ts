@@ -15,6 +15,7 @@ export {
   type BroadcastOptions,
   defaultPoolOptions,
   type PoolOptions,
+  type ResolvedPoolOptions,
   type RunOptions,
   type StreamOptions,
 } from './options.js';
@@ -33,4 +34,4 @@ export type { PoolRuntime } from './process-options.js';
 export type { Percentiles, PoolStats } from './stats.js';
 export { isTaskPool, type TaskPool } from './task-pool.js';
 export type { PoolStream } from './task-stream.js';
-export { type Transferred, transfer } from './transfer.js';
+export { type TransferableValue, type Transferred, transfer } from './transfer.js';

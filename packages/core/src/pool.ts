@@ -119,7 +119,7 @@ const MAX_TASK_ID = 0x7fffffff;
 /**
  * A pool of worker threads that run functions exported by task modules.
  *
- * The pool owns lifecycle and faults; a {@link Thread} owns one worker, the dispatcher
+ * The pool owns lifecycle and faults; a `Thread` handle (thread.ts) owns one worker, the dispatcher
  * (dispatcher.ts) decides where queued tasks go and what a dead thread's tasks were doing.
  *
  * Events: `threadStart` `{ threadId }`, `threadExit` `{ threadId, exitCode, reason }`,

@@ -12,7 +12,8 @@ export interface Transferred<T> {
 
 export const kTransfer: unique symbol = Symbol.for('offthread.transfer') as never;
 
-type TransferableValue = ArrayBuffer | ArrayBufferView | Transferable;
+/** What `transfer()`'s `transferList` may hold: buffers, views on them (their buffer moves), ports. */
+export type TransferableValue = ArrayBuffer | ArrayBufferView | Transferable;
 
 /**
  * Move `value` to the other thread instead of copying it. For an ArrayBuffer or a typed array

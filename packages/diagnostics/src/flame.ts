@@ -1,13 +1,15 @@
 import type { CpuProfile } from './profiler.js';
 
-interface CallFrame {
+/** Where a profile node's code is, as V8 reports it. */
+export interface CallFrame {
   functionName: string;
   url: string;
   lineNumber: number;
   columnNumber: number;
   scriptId?: string;
 }
-interface Node {
+/** One node of the call tree in a `.cpuprofile`. */
+export interface ProfileNode {
   id: number;
   callFrame: CallFrame;
   children: number[];
@@ -16,7 +18,7 @@ interface Node {
 
 /** A `.cpuprofile` (what Chrome DevTools and speedscope open), plus the clock the CLI needs. */
 export interface MergedProfile {
-  nodes: Node[];
+  nodes: ProfileNode[];
   startTime: number;
   endTime: number;
   samples: number[];
@@ -34,7 +36,7 @@ const frameKey = (cf: CallFrame) =>
  * windows overlap by a few samples (the next starts before the previous ends): those are kept once.
  */
 export class ProfileMerger {
-  private nodes: Node[] = [];
+  private nodes: ProfileNode[] = [];
   private byPath = new Map<string, number>();
   private samples: number[] = [];
   private times: number[] = [];

@@ -14,6 +14,7 @@ export {
   type PrometheusCollector,
   type PrometheusCollectorOptions,
 } from './exporters/prometheus.js';
+export type { CallFrame, MergedProfile, ProfileNode } from './flame.js';
 export { renderHtmlReport } from './html.js';
 export { createMonitor, type Monitor, type MonitorEvents } from './monitor.js';
 export {

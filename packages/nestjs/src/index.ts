@@ -15,6 +15,7 @@ export {
   defaultOffThreadModuleOptions,
   type OffThreadModuleOptions,
   type OffThreadOptions,
+  type ResolvedModuleOptions,
 } from './off-thread.options.js';
 export {
   type PoolErrorMeaning,

@@ -154,6 +154,7 @@ export const moduleOnlyKeys = [
   'errors',
 ] as const;
 
+/** The module options after validation, with defaults filled in (what `OffThreadInterceptor` reads). */
 export type ResolvedModuleOptions = Required<
   Pick<
     OffThreadModuleOptions,
