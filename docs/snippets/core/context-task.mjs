@@ -1,5 +1,5 @@
-// context-task.mjs: spans started here are children of the caller's span; the request id is
-// there as it was in the caller.
+// context-task.mjs: spans started here are children of the caller's span;
+// the request id is there as it was in the caller.
 import './tracing.mjs';
 import { context, trace } from '@opentelemetry/api';
 import { log } from './request-context.mjs';

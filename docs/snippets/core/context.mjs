@@ -5,7 +5,8 @@ import { log, requestId } from './request-context.mjs';
 
 const pool = new Pool({
   filename: new URL('./context-task.mjs', import.meta.url),
-  // OpenTelemetry needs no option (traceContext defaults to true); stores to copy are named.
+  // OpenTelemetry needs no option (traceContext defaults to true);
+  // the stores to copy are named.
   carry: { requestId },
 });
 const tracer = trace.getTracer('app');

@@ -1,4 +1,5 @@
-// request-context.mjs: the app's per-request storage, shared by the app and the task module.
+// request-context.mjs: the app's per-request storage,
+// shared by the app and the task module.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { restoreCarry } from '@offthread/core/worker';
 

@@ -1,5 +1,6 @@
-// tracing.mjs: OpenTelemetry set-up, imported by the app AND by the task module: each thread has
-// its own globals, so each registers its own provider and context manager.
+// tracing.mjs: OpenTelemetry set-up, imported by the app AND by the task module:
+// each thread has its own globals, so each registers its own provider and
+// context manager.
 import { context, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import {
