@@ -73,6 +73,14 @@ export interface MonitorOptions {
   /** Measure garbage-collection pauses (V8's `GCProfiler`, read once per sample). Defaults to true. */
   gc?: boolean;
   /**
+   * Share of the time GC pauses are observed, in (0, 1]: V8's `GCProfiler` runs for 1 s in
+   * every `1 / gcDutyCycle` s, and the pauses in between are estimated from those windows
+   * (`process.gc.observed` in a sample says how much of its period was observed). The profiler
+   * writes heap statistics for every collection, which a busy server pays per request; 1
+   * observes every collection (the CLI does). Defaults to 0.1 (1 s in every 10 s).
+   */
+  gcDutyCycle?: number;
+  /**
    * Name the HTTP route (method and path) a block happened in, from Node's
    * `http.server.request.start` diagnostics channel: `true` from the start, `'after-block'` from
    * the first block that ran code until a minute after the last block (a subscriber makes Node
@@ -108,6 +116,7 @@ export const defaultMonitorOptions: Required<MonitorOptions> = Object.freeze({
   profilePools: true,
   routes: 'after-block',
   gc: true,
+  gcDutyCycle: 0.1,
   keepProfile: false,
   maxBlocks: 20,
   maxSamples: 3600,
@@ -143,6 +152,17 @@ export function resolveMonitorOptions(options: MonitorOptions = {}): Required<Mo
   positive('delayResolution', options.delayResolution, true);
   positive('maxBlocks', options.maxBlocks, true);
   positive('maxSamples', options.maxSamples, true);
+  if (options.gcDutyCycle !== undefined) {
+    const d = options.gcDutyCycle;
+    if (typeof d !== 'number' || Number.isNaN(d)) {
+      throw new TypeError('options.gcDutyCycle must be a number in (0, 1], e.g. 0.1 or 1');
+    }
+    if (!(d > 0 && d <= 1)) {
+      throw new RangeError(
+        `options.gcDutyCycle must be a number in (0, 1] (1 observes every collection), got ${d}`,
+      );
+    }
+  }
   if (options.probeInterval !== undefined && options.probeInterval !== 0) {
     positive('probeInterval', options.probeInterval);
   }

@@ -131,11 +131,13 @@ export interface ProcessStats {
   /** Memory at the end of the period, bytes. */
   memory: { rss: number; heapUsed: number; heapTotal: number; external: number };
   /**
-   * Garbage-collection pauses of this thread over the period (from `perf_hooks` 'gc' entries):
-   * how many, their total length (ms) and their share of the period (0..1). Absent with
-   * `gc: false` and in older reports.
+   * Garbage-collection pauses of this thread over the period (from V8's `GCProfiler`): how
+   * many, their total length (ms) and their share of the period (0..1). Absent with
+   * `gc: false` and in older reports. With `gcDutyCycle` < 1 they are estimates, scaled up
+   * from the part of the period that was observed, `observed` (0..1; 1: every collection;
+   * absent in older reports).
    */
-  gc?: { count: number; pauseMs: number; share: number };
+  gc?: { count: number; pauseMs: number; share: number; observed?: number };
   /** `sinceStart` only: heap used when the monitor started, bytes. */
   heapUsedAtStart?: number;
 }

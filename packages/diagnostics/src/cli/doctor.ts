@@ -113,8 +113,9 @@ export async function doctor(args: CliArgs): Promise<number> {
       blockThreshold: args.blockThreshold,
       // A diagnosis run buys precision with CPU: the profiler runs from the start, so every
       // block (the first one too) is timed and attributed from 1 ms samples, every thread-pool
-      // request is counted, and every request's route is known.
+      // request is counted, every request's route is known, and every GC is observed.
       profileBlocks: true,
+      gcDutyCycle: 1,
       profilerInterval: 1000,
       routes: true,
       threadpoolCounting: 'always',
