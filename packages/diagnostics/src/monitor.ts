@@ -401,12 +401,17 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
       this.unwatchRoutes();
     }
     // Rotate: reset one of the two, unless no tick at all was recorded since the last check
-    // (then both still hold the same tick in flight, and resetting would lose it).
+    // (then both still hold the same tick in flight, and resetting would lose it). Only one
+    // that holds a block-sized tick needs it (a later, shorter block would not raise its max):
+    // a reset clears the histogram's whole bucket array, the largest cost of an idle monitor's
+    // check, and a histogram whose max is below a block still shows the next block.
     const count = this.total?.count ?? 0;
     if (count !== this.blkCount) {
       const i = this.blkNext;
-      blk[i].reset();
-      this.blkSeen[i] = 0;
+      if (blk[i].max >= (this.options.blockThreshold + this.resolution) * NS) {
+        blk[i].reset();
+        this.blkSeen[i] = 0;
+      }
       this.blkNext = i === 0 ? 1 : 0;
       this.blkCount = count;
     }
