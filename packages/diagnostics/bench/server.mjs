@@ -51,6 +51,8 @@ process.on('SIGTERM', () => {
       mode,
       JSON.stringify({
         counting: threadpool.counting,
+        samplesCounting: monitor.history().filter((x) => x.threadpool.counting).length,
+        samples: monitor.history().length,
         blocks: eventLoop.blocks.map((b) => [b.duration, b.busyShare]),
         profilerSamples: profile.samples,
       }),
