@@ -288,7 +288,11 @@ export function diagnose(input: DiagnoseInput, options: DiagnoseOptions = {}): V
       kind: 'gc-pressure',
       title: 'GC pressure',
       evidence: [
-        `${pct(gc.share)} of the run in ${gc.count} garbage-collection pauses (${ms(gc.pauseMs)} in total)`,
+        `${pct(gc.share)} of the run in ${gc.count} garbage-collection pauses (${ms(gc.pauseMs)} in total)${
+          gc.observed !== undefined && gc.observed < 1
+            ? `, estimated from the ${pct(gc.observed)} of the run that was observed (gcDutyCycle)`
+            : ''
+        }`,
         start !== undefined
           ? `heap used ${mb(start)} at start, ${mb(end)} at the end (heap total ${mb(s.process.memory.heapTotal)})`
           : `heap used ${mb(end)} (heap total ${mb(s.process.memory.heapTotal)})`,

@@ -34,21 +34,23 @@ function churn(ms: number): Promise<void> {
 describe('GC observed in windows', () => {
   it('finds an allocation-heavy app GC-heavy from windows, close to observing every collection', async () => {
     const always = start({ gcDutyCycle: 1 });
-    const windows = start({ gcDutyCycle: 0.5 });
+    const windows = start({ gcDutyCycle: 0.25 });
     await churn(4500);
     const exact = always.snapshot().sinceStart;
     const estimated = windows.snapshot().sinceStart;
     expect(exact.process.gc!.observed).toBe(1);
     const gc = estimated.process.gc!;
-    // Windows of 1 s in every 2 s: about half the run was observed, the rest estimated.
+    // Windows of 1 s in every 4 s: about a third of this run was observed, the rest estimated.
     expect(gc.observed).toBeGreaterThan(0.2);
     expect(gc.observed).toBeLessThan(0.9);
     expect(gc.share).toBeGreaterThan(0.1);
     expect(gc.pauseMs).toBeGreaterThan(exact.process.gc!.pauseMs * 0.4);
     expect(gc.pauseMs).toBeLessThan(exact.process.gc!.pauseMs * 2.5);
-    expect(diagnose({ sinceStart: estimated, blocks: [] }).findings.map((f) => f.kind)).toContain(
-      'gc-pressure',
+    const finding = diagnose({ sinceStart: estimated, blocks: [] }).findings.find(
+      (f) => f.kind === 'gc-pressure',
     );
+    // The evidence says the figures are estimates.
+    expect(finding?.evidence[0]).toMatch(/estimated from the \d+% of the run that was observed/);
     // A sample interval no window covered still reports GC, at the last window's rates.
     const unobserved = windows.history().filter((s) => s.process.gc!.observed! < 0.25);
     expect(unobserved.length).toBeGreaterThan(0);
