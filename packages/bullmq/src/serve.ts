@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { type RedisConnection, redisOptions } from './connection.js';
 import { offThreadError, RemoteErrorCode } from './errors.js';
 import { resolveModuleRef, resolveRoot, resolveUnderRoot } from './modules.js';
-import { keys } from './shared.js';
+import { CALLER_ID, EARLY_RESULT_MAX, keys } from './shared.js';
 import { encode, encodeOutcome, type JobData, PROGRESS_KEY, serializeError } from './wire.js';
 
 /** Options of {@link serve}. `queue`, `root` and `pool` are required; see {@link defaultServeOptions}. */
@@ -147,18 +147,38 @@ export async function serve(options: ServeOptions): Promise<Server> {
       pending = runJob(job, controller.signal);
     } catch (error) {
       done();
-      return Promise.resolve(failed(error));
+      return Promise.resolve(early(job, failed(error)));
     }
     return pending.then(
       (value) => {
         done();
-        return succeeded(value);
+        return early(job, succeeded(value));
       },
       (error) => {
         done();
-        return failed(error);
+        return early(job, failed(error));
       },
     );
+  };
+
+  /**
+   * The outcome goes to the caller at once on its own pub/sub channel, while BullMQ completes the
+   * job (a Lua script that also writes the event stream the caller reads): the caller hears one
+   * hop sooner. The event stream still carries every result, so a lost message (the caller's
+   * subscription reconnecting) costs time, never a result. Not for calls with progress reports,
+   * which travel on the event stream and must arrive before the result.
+   */
+  const early = (job: Job<JobData>, outcome: string): string => {
+    const caller = job.data?.r;
+    if (
+      typeof caller === 'string' &&
+      job.data.g !== 1 &&
+      outcome.length <= EARLY_RESULT_MAX &&
+      CALLER_ID.test(caller)
+    ) {
+      control.publish(k.result(caller), `${job.id} ${outcome}`).catch(() => {});
+    }
+    return outcome;
   };
 
   const proxies = new Map<string, unknown>();
@@ -236,6 +256,8 @@ export async function serve(options: ServeOptions): Promise<Server> {
     return pool.run(arg, runOptions);
   };
 
+  const control = new Redis({ ...connection, enableOfflineQueue: false });
+  control.on('error', () => {});
   const worker = new Worker<JobData>(options.queue, processor, {
     connection: connection as ConnectionOptions,
     prefix,
@@ -251,8 +273,6 @@ export async function serve(options: ServeOptions): Promise<Server> {
   });
   worker.on('error', () => {}); // connection errors: BullMQ reconnects by itself
 
-  const control = new Redis({ ...connection, enableOfflineQueue: false });
-  control.on('error', () => {});
   const subscriber = new Redis({ ...connection });
   subscriber.on('error', () => {});
   subscriber.on('message', (_channel: string, jobId: string) => {

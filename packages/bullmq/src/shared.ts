@@ -8,8 +8,20 @@ export function keys(prefix: string, queue: string) {
     workers: `${base}:offthread:workers`,
     /** Pub/sub channel: job ids whose running task must be aborted. */
     cancel: `${base}:offthread:cancel`,
+    /** Pub/sub channel of one caller (a RemotePool's id): early results of its jobs. */
+    result: (caller: string) => `${base}:offthread:result:${caller}`,
   };
 }
+
+/** A RemotePool's id as it appears in job data (`r`) and result channels: 8 hex digits. */
+export const CALLER_ID = /^[0-9a-f]{8}$/;
+
+/**
+ * Largest outcome (base64 characters) a worker also publishes on its caller's result channel.
+ * Larger results travel only once, in BullMQ's completion event: for them the transfer, not the
+ * extra hop, is the latency.
+ */
+export const EARLY_RESULT_MAX = 64 * 1024;
 
 /** The span of offthread priorities kept distinct; larger ones are clamped. */
 export const PRIORITY_RANGE = 1_048_575;

@@ -35,6 +35,11 @@ export interface JobData {
   s?: 1;
   /** The caller listens for progress: the worker reports it through BullMQ's job progress. */
   g?: 1;
+  /**
+   * The caller's id: it also listens for the result on its own pub/sub channel, which the worker
+   * publishes to as soon as the task settles (see serve()). Absent: the event stream only.
+   */
+  r?: string;
 }
 
 /**

@@ -42,6 +42,9 @@ describe('bad input gets an error naming the option', () => {
     expect(() => new RemotePool({ queue: 'q', root: fixtures, queueTimeout: 2 ** 31 })).toThrow(
       /queueTimeout/,
     );
+    expect(
+      () => new RemotePool({ queue: 'q', root: fixtures, priorities: 'yes' as never }),
+    ).toThrow(/options\.priorities must be true or false/);
   });
 
   it('run() rejects bad call options without enqueuing', async () => {
@@ -60,6 +63,12 @@ describe('bad input gets an error naming the option', () => {
       /options\.queueTimeout must be > 0/,
     );
     await expect(pool.run(1, { priority: Number.NaN })).rejects.toThrow(/options\.priority/);
+    const fifo = new RemotePool({ queue: 'q', root: fixtures, filename: tasks, priorities: false });
+    await expect(fifo.run(1, { priority: 5 })).rejects.toThrow(
+      /created with \{ priorities: false \}.*priorities: true/,
+    );
+    expect(fifo.stats().queued).toBe(0);
+    await fifo.destroy();
     await expect(pool.run(1, { signal: {} as never })).rejects.toThrow(/options\.signal/);
     await expect(pool.run(() => 1)).rejects.toMatchObject({ code: 'ERR_OFFTHREAD_UNCLONEABLE' });
     expect(pool.stats().queued).toBe(0);

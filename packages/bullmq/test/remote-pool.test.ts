@@ -14,6 +14,7 @@ import {
   fixtures,
   RedisServer,
   rejection,
+  settle,
   startWorker,
   tasks,
   type WorkerProcess,
@@ -217,6 +218,85 @@ describe('RemotePool with two worker processes', () => {
     const high = pool.run(1, { priority: 5 }).then(() => order.push('high'));
     await Promise.all([low, high, ...busy]);
     expect(order[0]).toBe('high');
+  });
+
+  it("priorities: false puts jobs on BullMQ's FIFO wait list; the default orders them by priority", async () => {
+    // A queue no worker serves, so the jobs stay where they were added.
+    const idle = 'no-workers';
+    const fifo = new RemotePool({
+      queue: idle,
+      root: fixtures,
+      connection: redis.url,
+      filename: tasks,
+      priorities: false,
+    });
+    const ordered = new RemotePool({
+      queue: idle,
+      root: fixtures,
+      connection: redis.url,
+      filename: tasks,
+    });
+    const client = new Redis(redis.url);
+    try {
+      const pending = [settle(fifo.run(1)), settle(fifo.run(2))];
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await client.llen(`bull:${idle}:wait`)).toBe(2);
+      expect(await client.zcard(`bull:${idle}:prioritized`)).toBe(0);
+      pending.push(settle(ordered.run(3)));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await client.zcard(`bull:${idle}:prioritized`)).toBe(1);
+      await Promise.all([fifo.destroy(), ordered.destroy()]);
+      for (const outcome of await Promise.all(pending)) {
+        expect(outcome.ok ? outcome.value : outcome.error).toMatchObject({
+          code: 'ERR_OFFTHREAD_POOL_CLOSED',
+        });
+      }
+      expect(await client.llen(`bull:${idle}:wait`)).toBe(0);
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it("workers publish each result on its caller's channel, and results still come when that subscription is cut", async () => {
+    const listener = new Redis(redis.url);
+    const admin = new Redis(redis.url);
+    try {
+      const early: string[] = [];
+      await listener.psubscribe(`bull:${queue}:offthread:result:*`);
+      listener.on('pmessage', (_pattern: string, _channel: string, message: string) => {
+        early.push(message.slice(0, message.indexOf(' ')));
+      });
+      expect(await Promise.all(Array.from({ length: 5 }, (_, i) => pool.run(i)))).toEqual([
+        0, 2, 4, 6, 8,
+      ]);
+      await within(
+        (async () => {
+          while (early.length < 5) await new Promise((r) => setTimeout(r, 20));
+        })(),
+        5000,
+        'five early results',
+      );
+      // Calls with progress reports get their result from the event stream only, after the
+      // reports (which travel there).
+      const before = early.length;
+      const seen: unknown[] = [];
+      await pool.run({ steps: 3 }, { name: 'withProgress', onProgress: (v) => seen.push(v) });
+      expect(seen.length).toBeGreaterThan(0);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(early.length).toBe(before);
+      // Cut every pub/sub connection (the pool's own included): results arrive through the
+      // event stream meanwhile, none is lost.
+      await admin.client('KILL', 'TYPE', 'pubsub');
+      const results = await within(
+        Promise.all(Array.from({ length: 30 }, (_, i) => pool.run(i))),
+        20_000,
+        'results while the result channel is down',
+      );
+      expect(results).toEqual(Array.from({ length: 30 }, (_, i) => i * 2));
+    } finally {
+      listener.disconnect();
+      admin.disconnect();
+    }
   });
 
   it('stats() shows the queue and each worker with its threads', async () => {
