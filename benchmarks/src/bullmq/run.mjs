@@ -4,6 +4,7 @@
  * One run on one Redis (a redis-server started here on a free loopback port, without
  * persistence): tiny tasks and fib(27) through
  *   - remote:   @offthread/bullmq RemotePool -> one `offthread-bullmq serve` process (2 threads)
+ *   - remote-fifo: the same with `priorities: false` (BullMQ's FIFO wait list, no priority order)
  *   - plain:    BullMQ Queue + `job.waitUntilFinished(queueEvents)` (BullMQ's documented way to
  *               await a result) -> one Worker with a sandboxed processor (useWorkerThreads,
  *               concurrency 2: one thread per job in flight)
@@ -82,7 +83,7 @@ async function throughput(label, call, { count, arg }) {
   const start = performance.now();
   await Promise.all(Array.from({ length: count }, () => call(arg)));
   const perSecond = count / ((performance.now() - start) / 1000);
-  console.log(`  ${label.padEnd(9)} ${perSecond.toFixed(0).padStart(8)} tasks/s`);
+  console.log(`  ${label.padEnd(11)} ${perSecond.toFixed(0).padStart(8)} tasks/s`);
   return perSecond;
 }
 
@@ -154,6 +155,14 @@ try {
     filename: here('./tasks.mjs'),
   });
   await remote.connect();
+  const remoteFifo = new RemotePool({
+    queue: 'bench-remote',
+    root: here('.'),
+    connection,
+    filename: here('./tasks.mjs'),
+    priorities: false,
+  });
+  await remoteFifo.connect();
 
   // plain BullMQ: sandboxed processor in worker threads.
   children.push(
@@ -205,6 +214,7 @@ try {
 
   const setups = {
     remote: (name) => (x) => remote.run(x, { name }),
+    'remote-fifo': (name) => (x) => remoteFifo.run(x, { name }),
     plain: (name) => (x) => plain(name, x),
     'plain-ev': (name) => (x) => plainEv(name, x),
     local: (name) => (x) => local.run(x, { name }),
@@ -237,7 +247,7 @@ try {
     console.log('  setup     tasks/s (median)   p50 one at a time');
     for (const [label, r] of Object.entries(results[kind])) {
       console.log(
-        `  ${label.padEnd(9)} ${r.perSecond.toFixed(0).padStart(8)}           ${r.p50.toFixed(3)} ms`,
+        `  ${label.padEnd(11)} ${r.perSecond.toFixed(0).padStart(8)}           ${r.p50.toFixed(3)} ms`,
       );
     }
   }
@@ -254,13 +264,19 @@ try {
         `remote/plain-ev ${ratio(r.remote.p50, r['plain-ev'].p50)}x; ` +
         `throughput remote/local ${(r.remote.perSecond / r.local.perSecond).toFixed(3)}x`,
     );
+    console.log(
+      `  ${''.padEnd(8)} priorities: false: throughput remote-fifo/plain ${ratio(r['remote-fifo'].perSecond, r.plain.perSecond)}x, ` +
+        `remote-fifo/plain-ev ${ratio(r['remote-fifo'].perSecond, r['plain-ev'].perSecond)}x; ` +
+        `p50 remote-fifo/plain ${ratio(r['remote-fifo'].p50, r.plain.p50)}x, ` +
+        `remote-fifo/plain-ev ${ratio(r['remote-fifo'].p50, r['plain-ev'].p50)}x`,
+    );
   }
   console.log(
     `load average at the end: ${loadavg()
       .map((l) => l.toFixed(2))
       .join(' ')}`,
   );
-  await Promise.all([remote.close(), plainQueue.close(), plainEvents.close(), local.close()]);
+  await Promise.all([remote.close(), remoteFifo.close(), plainQueue.close(), plainEvents.close(), local.close()]);
 } finally {
   for (const child of children.reverse()) child.kill('SIGKILL');
 }
