@@ -276,7 +276,13 @@ try {
       .map((l) => l.toFixed(2))
       .join(' ')}`,
   );
-  await Promise.all([remote.close(), remoteFifo.close(), plainQueue.close(), plainEvents.close(), local.close()]);
+  await Promise.all([
+    remote.close(),
+    remoteFifo.close(),
+    plainQueue.close(),
+    plainEvents.close(),
+    local.close(),
+  ]);
 } finally {
   for (const child of children.reverse()) child.kill('SIGKILL');
 }
