@@ -418,8 +418,7 @@ export class RemotePool extends EventEmitter implements TaskPool {
     results.on('error', () => {});
     results.on('message', (_channel: string, message: string) => this.onEarlyResult(message));
     try {
-      await control.connect();
-      await results.connect();
+      await Promise.all([control.connect(), results.connect()]);
       await results.subscribe(k.result(this.id));
     } catch (error) {
       this.ready = undefined;

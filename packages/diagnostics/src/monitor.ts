@@ -351,6 +351,11 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
     }
   }
 
+  /** Whether a histogram tick of `ns` is a block: late by at least blockThreshold. */
+  private isBlockTick(ns: number): boolean {
+    return ns / NS - this.resolution >= this.options.blockThreshold;
+  }
+
   private markBlkSeen(): void {
     if (!this.blk) return;
     this.blkSeen = [this.blk[0].max, this.blk[1].max];
@@ -374,7 +379,7 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
         if (max > this.blkSeen[i] && max > ns) ns = max;
       }
       const late = ns / NS - this.resolution;
-      if (late >= this.options.blockThreshold) {
+      if (this.isBlockTick(ns)) {
         // The block ended after the last check; when it also delayed this check, just now.
         const checkLate = now - this.lastCheck - CHECK_EVERY_MS;
         const end =
@@ -408,7 +413,7 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
     const count = this.total?.count ?? 0;
     if (count !== this.blkCount) {
       const i = this.blkNext;
-      if (blk[i].max >= (this.options.blockThreshold + this.resolution) * NS) {
+      if (this.isBlockTick(blk[i].max)) {
         blk[i].reset();
         this.blkSeen[i] = 0;
       }
